@@ -1,0 +1,33 @@
+# Parla — the two commands: `make run` (whole platform, embedded default) and `make test` (every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen --all-packages
+
+.PHONY: install run test lint format loadtest clean
+
+# uv is bootstrapped with pip when missing; everything else comes from uv.lock.
+install:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+run: install
+	@$(RUN) parla-dev run
+
+test: install
+	@$(RUN) parla-dev test $(SUITES)
+
+lint: install
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy shared/src services/*/src migrations loadtests
+
+format: install
+	@$(RUN) ruff format .
+	@$(RUN) ruff check --fix .
+
+loadtest: install
+	@$(RUN) locust -f loadtests/locustfile.py --headless -u $${USERS:-50} -r $${SPAWN_RATE:-10} -t $${DURATION:-60s} --host $${HOST:-http://localhost:8080}
+
+clean:
+	rm -rf .parla .venv

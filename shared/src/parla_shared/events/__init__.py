@@ -1,0 +1,1 @@
+"""The event backbone: envelope, transactional outbox and relay, idempotent consumers, JetStream streams."""

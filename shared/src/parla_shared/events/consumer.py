@@ -1,0 +1,181 @@
+"""Durable pull consumers whose effects are idempotent: each event id is recorded in the inbox with the effect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import msgspec
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from uuid_utils.compat import uuid7
+
+from parla_shared.context import RequestContext, request_context
+from parla_shared.events.bus import EventBus, stream_name
+from parla_shared.events.envelope import EventEnvelope, decode_event
+from parla_shared.events.tables import MessagingTables
+
+_log = structlog.get_logger("parla.events.consumer")
+
+EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a service consumes: a durable consumer on one context's stream, for some subjects."""
+
+    durable: str
+    context: str
+    subjects: Sequence[str]
+    handler: EventHandler
+
+
+def _message_event_id(message: Msg) -> UUID:
+    """The publisher's ``Nats-Msg-Id`` when it is an event id, otherwise a fresh id for the record."""
+    try:
+        return UUID((message.header or {}).get("Nats-Msg-Id", ""))
+    except ValueError:
+        return uuid7()
+
+
+class EventConsumer:
+    """Fetches, handles and acks; a handler failure is retried with backoff and dead-lettered at the bound."""
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        bus: EventBus,
+        session_maker: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        max_deliver: int = 5,
+        batch_size: int = 20,
+        ack_wait_seconds: float = 30.0,
+        idle_resubscribe_seconds: float = 30.0,
+    ) -> None:
+        self.subscription = subscription
+        self._bus = bus
+        self._session_maker = session_maker
+        self._tables = tables
+        self._max_deliver = max_deliver
+        self._batch_size = batch_size
+        self._ack_wait = ack_wait_seconds
+        self._idle_resubscribe = idle_resubscribe_seconds
+
+    def consumer_config(self) -> ConsumerConfig:
+        subjects = list(self.subscription.subjects)
+        return ConsumerConfig(
+            durable_name=self.subscription.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            # Our own bound (with a dead-letter record) applies; the server never drops a message silently.
+            max_deliver=-1,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+        )
+
+    async def run(self) -> None:
+        while True:
+            await self._bus.wait_connected()
+            generation = self._bus.generation
+            try:
+                await self._consume_until_reconnect(self._bus.jetstream, generation)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - resubscribe after any broker-side failure
+                _log.warning("consumer loop failed", durable=self.subscription.durable, error=str(exc))
+                await asyncio.sleep(1)
+
+    async def _consume_until_reconnect(self, js: JetStreamContext, generation: int) -> None:
+        subscription = await js.pull_subscribe_bind(
+            durable=await self._ensure_consumer(js), stream=stream_name(self.subscription.context)
+        )
+        idle_seconds = 0.0
+        try:
+            # A reconnection or a long silence means the subscription may be stale: subscribe again.
+            while self._bus.generation == generation and idle_seconds < self._idle_resubscribe:
+                try:
+                    messages = await subscription.fetch(self._batch_size, timeout=1)
+                except TimeoutError:
+                    idle_seconds += 1
+                    continue
+                idle_seconds = 0.0
+                for message in messages:
+                    await self.handle(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _ensure_consumer(self, js: JetStreamContext) -> str:
+        await js.add_consumer(stream_name(self.subscription.context), self.consumer_config())
+        return self.subscription.durable
+
+    async def handle(self, message: Msg) -> None:
+        deliveries = message.metadata.num_delivered or 1
+        try:
+            event = decode_event(message.data)
+        except msgspec.DecodeError as exc:
+            await self._dead_letter(message, None, deliveries, f"undecodable event: {exc}")
+            await message.term()
+            return
+        token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
+        try:
+            await self._apply_once(event)
+        except Exception as exc:
+            _log.warning(
+                "event handler failed",
+                durable=self.subscription.durable,
+                event_id=str(event.id),
+                type=event.type,
+                deliveries=deliveries,
+                error=str(exc),
+            )
+            if deliveries >= self._max_deliver:
+                await self._dead_letter(message, event, deliveries, repr(exc))
+                await message.term()
+            else:
+                await message.nak(delay=min(30.0, 0.5 * 2**deliveries))
+            return
+        finally:
+            request_context.reset(token)
+        await message.ack()
+
+    async def _apply_once(self, event: EventEnvelope) -> None:
+        inbox = self._tables.inbox
+        async with self._session_maker() as session, session.begin():
+            first_time = (
+                await session.execute(
+                    insert(inbox)
+                    .values(event_id=event.id, consumer=self.subscription.durable, subject=event.type)
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+            ).first()
+            if first_time is not None:
+                await self.subscription.handler(session, event)
+
+    async def _dead_letter(self, message: Msg, event: EventEnvelope | None, deliveries: int, error: str) -> None:
+        dead_letters = self._tables.dead_letters
+        async with self._session_maker() as session, session.begin():
+            await session.execute(
+                insert(dead_letters)
+                .values(
+                    event_id=event.id if event else _message_event_id(message),
+                    consumer=self.subscription.durable,
+                    subject=message.subject,
+                    payload=msgspec.to_builtins(event) if event else None,
+                    raw_payload=None if event else message.data.decode("utf-8", "replace"),
+                    deliveries=deliveries,
+                    error=error,
+                )
+                .on_conflict_do_nothing()
+            )
+        _log.error("event dead-lettered", durable=self.subscription.durable, subject=message.subject, error=error)

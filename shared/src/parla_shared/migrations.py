@@ -1,0 +1,118 @@
+"""What every service's Alembic environment and first migration share.
+
+The helpers here create version 1 of the shared messaging tables and triggers; a later change to them
+gets a migration of its own rather than editing these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import Any
+
+from alembic import context, op
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from parla_shared.events.tables import MessagingTables
+
+
+def _database_url() -> str:
+    url = os.environ.get("PARLA_DATABASE_URL") or context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("PARLA_DATABASE_URL is required to run migrations")
+    return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", url)
+
+
+def run_migrations(*, schema: str, target_metadata: MetaData | None = None) -> None:
+    """The body of ``migrations/<service>/env.py``: the version table lives in the service's own schema."""
+
+    def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
+        return type_ != "schema" or name == schema
+
+    options: dict[str, Any] = {
+        "target_metadata": target_metadata,
+        "version_table_schema": schema,
+        "include_schemas": True,
+        "include_name": include_name,
+        "compare_type": True,
+    }
+    if context.is_offline_mode():
+        context.configure(url=_database_url(), literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def migrate(connection: Connection) -> None:
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = async_engine_from_config(
+            {"sqlalchemy.url": _database_url()}, prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def create_schema_support(schema: str) -> None:
+    """The ``updated_at`` trigger function and the messaging tables, with the outbox's NOTIFY trigger."""
+    op.execute(
+        f"""
+        CREATE FUNCTION {schema}.set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.updated_at = now();
+            RETURN NEW;
+        END $$
+        """
+    )
+    tables = MessagingTables(schema)
+    tables.metadata.create_all(op.get_bind())
+    op.execute(
+        f"""
+        CREATE FUNCTION {schema}.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{tables.notify_channel}', '');
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        f"CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox()"
+    )
+
+
+def drop_schema_support(schema: str) -> None:
+    MessagingTables(schema).metadata.drop_all(op.get_bind())
+    op.execute(f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()")
+    op.execute(f"DROP FUNCTION IF EXISTS {schema}.set_updated_at()")
+
+
+def add_updated_at_trigger(schema: str, table: str) -> None:
+    op.execute(
+        f"CREATE TRIGGER {table}_set_updated_at BEFORE UPDATE ON {schema}.{table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {schema}.set_updated_at()"
+    )
+
+
+def enable_user_row_security(schema: str, table: str, column: str = "user_id") -> None:
+    """Rows visible only to the acting user while ``app.user_id`` is set (see ``parla_shared.db``).
+
+    System work (consumers, relays, admin jobs) runs without it and sees every row. FORCE makes the
+    policy apply to the owning service role too.
+    """
+    acting = "NULLIF(current_setting('app.user_id', true), '')"
+    op.execute(f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY {table}_acting_user ON {schema}.{table} "
+        f"USING ({acting} IS NULL OR {column} = {acting}::uuid) "
+        f"WITH CHECK ({acting} IS NULL OR {column} = {acting}::uuid)"
+    )

@@ -1,0 +1,111 @@
+"""RFC 9457 problem details for every error a service answers, validation errors included."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.types import ExceptionHandlersMap
+
+PROBLEM_JSON = "application/problem+json"
+_log = structlog.get_logger("parla.problems")
+
+
+class Problem(ProblemDetailsException):
+    """A domain error to answer as problem+json: ``raise Problem(409, "Email taken", "...")``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        title: str,
+        detail: str = "",
+        *,
+        type_: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            detail=detail or title,
+            status_code=status_code,
+            title=title,
+            type_=type_,
+            extra=extra,
+            headers=headers,
+        )
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class ProblemDocument(msgspec.Struct, frozen=True):
+    """The shape of every error body (RFC 9457), as the OpenAPI documents describe it."""
+
+    status: int
+    title: str
+    detail: str
+    type: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_responses(*status_codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a route can answer."""
+    return {
+        code: ResponseSpec(
+            data_container=ProblemDocument, media_type=PROBLEM_JSON, description=_title(code), generate_examples=False
+        )
+        for code in status_codes
+    }
+
+
+def _title(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
+    """Litestar's own exceptions (404, 405, validation, auth) become problem details."""
+    extra: dict[str, Any] | None = None
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra = {"errors": exc.extra}
+    elif isinstance(exc.extra, dict):
+        extra = exc.extra
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        title=_title(exc.status_code),
+        detail=exc.detail,
+        extra=extra,
+        headers=exc.headers,
+    )
+
+
+def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    _log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return Response(
+        {"status": 500, "title": "Internal Server Error", "detail": "An unexpected error occurred."},
+        status_code=500,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: http_exception_to_problem})
+    )
+
+
+def fallback_exception_handlers() -> ExceptionHandlersMap:
+    """Anything not an HTTP error is a 500 problem, logged with its traceback, never a stack trace to the client."""
+    return {Exception: _unhandled}
+
+

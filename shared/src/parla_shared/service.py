@@ -1,0 +1,137 @@
+"""One way to build a Parla service's Litestar app, so every service is wired the same."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme, Server
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ControllerRouterHandler
+
+from parla_shared.auth import AuthenticationMiddleware, HttpJwksKeySource, KeySource, TokenVerifier, provide_principal
+from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
+from parla_shared.events.bus import EventBus
+from parla_shared.events.consumer import EventConsumer, Subscription
+from parla_shared.events.outbox import Outbox, OutboxRelay
+from parla_shared.events.tables import MessagingTables
+from parla_shared.health import HealthController
+from parla_shared.logging import configure_logging
+from parla_shared.middleware import RequestContextMiddleware
+from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
+from parla_shared.settings import ServiceSettings
+
+BackgroundTask = Callable[[Litestar], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes one service different from another; everything else is shared wiring."""
+
+    settings: ServiceSettings
+    description: str
+    route_handlers: Sequence[ControllerRouterHandler]
+    subscriptions: Sequence[Subscription] = ()
+    key_source: KeySource | None = None
+    dependencies: dict[str, Provide] = field(default_factory=dict)
+    background_tasks: Sequence[BackgroundTask] = ()
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def plain_dsn(url: str) -> str:
+    """A libpq-style URL (for asyncpg itself) from a SQLAlchemy one."""
+    return re.sub(r"^postgres(ql)?\+asyncpg://", "postgresql://", url)
+
+
+class _MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def build_service_app(definition: ServiceDefinition) -> Litestar:
+    settings = definition.settings
+    name = settings.service_name
+    configure_logging(name, settings.log_level, json=settings.log_json)
+
+    db_config = sqlalchemy_config(settings)
+    tables = MessagingTables(settings.db_schema)
+    outbox = Outbox(tables, producer=name)
+    consumed_contexts = {subscription.context for subscription in definition.subscriptions}
+    bus = EventBus(settings.nats_url, name=f"parla-{name}", stream_contexts=sorted({name, *consumed_contexts}))
+    verifier = TokenVerifier(
+        definition.key_source or HttpJwksKeySource(settings.jwks_url),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    prometheus = PrometheusConfig(app_name=f"parla_{name}", prefix="parla", group_path=True, exclude=["/metrics"])
+
+    @asynccontextmanager
+    async def run_background_work(app: Litestar) -> AsyncIterator[None]:
+        await bus.start()
+        engine = db_config.get_engine()
+        session_maker = db_config.create_session_maker()
+        relay = OutboxRelay(
+            tables,
+            engine,
+            bus,
+            listen_dsn=plain_dsn(settings.database_url),
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        consumers = [
+            EventConsumer(
+                subscription,
+                bus=bus,
+                session_maker=session_maker,  # type: ignore[arg-type]
+                tables=tables,
+                max_deliver=settings.consumer_max_deliver,
+            )
+            for subscription in definition.subscriptions
+        ]
+        tasks = [asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")]
+        tasks += [asyncio.create_task(consumer.run(), name=consumer.subscription.durable) for consumer in consumers]
+        tasks += [asyncio.create_task(task(app)) for task in definition.background_tasks]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await bus.close()
+
+    return Litestar(
+        route_handlers=[HealthController, _MetricsController, *definition.route_handlers],
+        plugins=[sqlalchemy_plugin(db_config), problem_details_plugin()],
+        middleware=[RequestContextMiddleware(), prometheus.middleware, AuthenticationMiddleware(verifier)],
+        exception_handlers=fallback_exception_handlers(),
+        lifespan=[run_background_work],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "outbox": Provide(lambda: outbox, sync_to_thread=False),
+            **definition.dependencies,
+        },
+        state=State({"settings": settings, "bus": bus, "outbox": outbox, "tables": tables, **definition.state}),
+        openapi_config=OpenAPIConfig(
+            title=f"Parla {name} API",
+            version="1.0.0",
+            description=definition.description,
+            servers=[Server(url=f"/api/{name}")],
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+        ),
+        debug=False,
+    )

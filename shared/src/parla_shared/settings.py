@@ -1,0 +1,96 @@
+"""Settings from ``PARLA_*`` environment variables, parsed and validated once when an app is built."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Self, TypeVar
+
+import msgspec
+
+ENV_PREFIX = "PARLA_"
+
+SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _validate_database_url(url: str) -> None:
+    if not re.match(r"^postgres(ql)?(\+asyncpg)?://", url):
+        raise ValueError("must be a postgresql:// URL")
+
+
+class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """What every service reads from its environment. Each service subclasses it with its own defaults."""
+
+    service_name: str
+    port: int
+    db_schema: str
+    database_url: str
+    host: str = "127.0.0.1"
+    environment: Literal["development", "test", "production"] = "development"
+    db_pool_min_size: int = 5
+    db_pool_max_size: int = 20
+    nats_url: str = "nats://127.0.0.1:4223"
+    data_dir: str = ".parla"
+    public_url: str = "http://localhost:8080"
+    jwt_issuer: str = "parla-identity"
+    jwt_audience: str = "parla"
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    outbox_poll_seconds: float = 1.0
+    consumer_max_deliver: int = 5
+
+    def __post_init__(self) -> None:
+        _validate_database_url(self.database_url)
+        if not 1 <= self.db_pool_min_size <= self.db_pool_max_size:
+            raise ValueError("db_pool_min_size must be between 1 and db_pool_max_size")
+        if not self.nats_url.startswith(("nats://", "tls://")):
+            raise ValueError("nats_url must be a nats:// URL")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the asyncpg driver that SQLAlchemy needs."""
+        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """Build settings from ``PARLA_<FIELD>`` variables; keyword overrides win (tests use them)."""
+        return load_settings(cls, os.environ if environ is None else environ, **overrides)
+
+
+def load_settings(cls: type[SettingsT], environ: Mapping[str, str], **overrides: Any) -> SettingsT:
+    raw: dict[str, Any] = {}
+    for field in msgspec.structs.fields(cls):
+        value = environ.get(env_name(field.name))
+        if value is not None:
+            raw[field.name] = value
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc, cls)) from exc
+
+
+def _explain(exc: msgspec.ValidationError, cls: type[ServiceSettings]) -> str:
+    message = str(exc)
+    path = re.search(r"at `\$\.(\w+)`", message)
+    missing = re.search(r"missing required field `(\w+)`", message)
+    if missing:
+        return f"{env_name(missing.group(1))} is required but not set"
+    if path:
+        return f"{env_name(path.group(1))}: {message.split(' - at ')[0]}"
+    return f"invalid {cls.__name__} configuration: {message}"

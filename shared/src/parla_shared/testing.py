@@ -1,0 +1,248 @@
+"""Pytest plugin for every suite (``-p parla_shared.testing``): the real servers ``parla-dev test`` prepared,
+a real JWKS endpoint and tokens signed by it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import jwt
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from parla_shared.devstack.database import (
+    bootstrap_roles_and_schemas,
+    create_database,
+    drop_database,
+    migrate,
+    role_dsn,
+    with_database,
+)
+from parla_shared.settings import ServiceSettings
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+TEST_ISSUER = "parla-identity"
+TEST_AUDIENCE = "parla"
+
+
+@dataclass(frozen=True)
+class TestEnvironment:
+    """Where ``parla-dev test`` put this run's database and NATS."""
+
+    admin_dsn: str
+    nats_url: str
+    role_password: str
+    root: Path
+
+    @property
+    def database(self) -> str:
+        return self.admin_dsn.rsplit("/", 1)[-1]
+
+    def service_dsn(self, service: str) -> str:
+        return role_dsn(self.admin_dsn, self.database, service, self.role_password)
+
+    def maintenance_dsn(self) -> str:
+        return with_database(self.admin_dsn, "postgres")
+
+    def settings(self, cls: type[SettingsT], data_dir: Path, **overrides: Any) -> SettingsT:
+        service = next(field.default for field in msgspec.structs.fields(cls) if field.name == "service_name")
+        values: dict[str, Any] = {
+            "database_url": self.service_dsn(service),
+            "nats_url": self.nats_url,
+            "data_dir": str(data_dir),
+            "environment": "test",
+            "log_json": False,
+            "log_level": "WARNING",
+            "outbox_poll_seconds": 0.2,
+        }
+        values.update(overrides)
+        return cls.from_env({}, **values)
+
+
+@pytest.fixture(scope="session")
+def test_env() -> TestEnvironment:
+    try:
+        return TestEnvironment(
+            admin_dsn=os.environ["PARLA_TEST_ADMIN_DSN"],
+            nats_url=os.environ["PARLA_TEST_NATS_URL"],
+            role_password=os.environ["PARLA_TEST_ROLE_PASSWORD"],
+            root=Path(os.environ["PARLA_TEST_ROOT"]),
+        )
+    except KeyError as missing:
+        pytest.fail(f"{missing} is not set: run the tests with `make test` (parla-dev test), which prepares them")
+
+
+class SigningKey:
+    """An Ed25519 key like identity's, published by a real JWKS endpoint."""
+
+    def __init__(self, key_id: str | None = None) -> None:
+        self.key_id = key_id or uuid.uuid4().hex
+        self.private_key = Ed25519PrivateKey.generate()
+
+    def jwk(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        return {**public, "kid": self.key_id, "use": "sig", "alg": "EdDSA"}
+
+    def token(
+        self,
+        user_id: uuid.UUID,
+        roles: tuple[str, ...] = (),
+        *,
+        lifetime: timedelta = timedelta(minutes=15),
+        **claims: Any,
+    ) -> str:
+        now = datetime.now(UTC)
+        payload = {
+            "iss": TEST_ISSUER,
+            "aud": TEST_AUDIENCE,
+            "sub": str(user_id),
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            "roles": list(roles),
+            **claims,
+        }
+        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers={"kid": self.key_id})
+
+
+class JwksServer:
+    def __init__(self, keys: list[SigningKey]) -> None:
+        self.keys = keys
+        server_keys = keys
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps({"keys": [key.jwk() for key in server_keys]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey()
+
+
+@pytest.fixture(scope="session")
+def jwks_server(signing_key: SigningKey) -> Iterator[JwksServer]:
+    with JwksServer([signing_key]) as server:
+        yield server
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def make_token(signing_key: SigningKey) -> TokenFactory:
+    """``make_token(user_id, roles=("admin",))`` → a valid access token."""
+    return signing_key.token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def wait_until_ready(client: Any, timeout: float = 30.0) -> None:
+    """The app's NATS connection is made in the background: wait for ``/ready``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await client.get("/ready")).status_code != 200:
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail("service did not become ready")
+        await asyncio.sleep(0.1)
+
+
+class ServiceContract:
+    """What every service answers the same way. A service's suite runs it with ``class TestX(ServiceContract)``,
+    its conftest providing the ``client`` fixture (an ``AsyncTestClient`` of the service's app) and ``service``."""
+
+    async def test_health(self, client: Any, service: str) -> None:
+        response = await client.get("/health")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "service": service}
+
+    async def test_ready_checks_database_and_nats(self, client: Any) -> None:
+        await wait_until_ready(client)
+        body = (await client.get("/ready")).json()
+        assert body["database"] is True
+        assert body["nats"] is True
+
+    async def test_openapi_document(self, client: Any, service: str) -> None:
+        document = (await client.get("/schema/openapi.json")).json()
+        assert document["info"]["title"] == f"Parla {service} API"
+        assert document["servers"] == [{"url": f"/api/{service}"}]
+        assert "/health" in document["paths"]
+
+    async def test_metrics(self, client: Any) -> None:
+        await client.get("/health")
+        response = await client.get("/metrics")
+        assert response.status_code == 200
+        assert "parla_requests_total" in response.text
+
+    async def test_unknown_route_is_problem_json(self, client: Any) -> None:
+        response = await client.get("/no/such/route")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 404
+        assert {"title", "detail"} <= response.json().keys()
+
+    async def test_request_id_is_echoed_or_minted(self, client: Any) -> None:
+        given = await client.get("/health", headers={"X-Request-ID": "req-123"})
+        assert given.headers["x-request-id"] == "req-123"
+        minted = await client.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+        assert minted.headers["x-request-id"] not in ("", "bad id with spaces")
+
+    async def test_garbage_token_is_rejected(self, client: Any) -> None:
+        response = await client.get("/health", headers=bearer("not-a-jwt"))
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+    async def test_migrations_go_down_to_base_and_up_again(self, test_env: TestEnvironment, service: str) -> None:
+        database = f"parla_mig_{uuid.uuid4().hex[:8]}"
+        await create_database(test_env.maintenance_dsn(), database)
+        try:
+            await bootstrap_roles_and_schemas(test_env.maintenance_dsn(), database, test_env.role_password)
+            dsn = role_dsn(test_env.admin_dsn, database, service, test_env.role_password)
+            for direction, revision in (("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head")):
+                await asyncio.to_thread(migrate, test_env.root, service, dsn, revision, direction=direction)
+            connection = await asyncpg.connect(with_database(test_env.admin_dsn, database))
+            try:
+                tables = await connection.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = $1", service
+                )
+            finally:
+                await connection.close()
+            assert {"outbox", "inbox", "dead_letters", "alembic_version"} <= {row["tablename"] for row in tables}
+        finally:
+            await drop_database(test_env.maintenance_dsn(), database)
