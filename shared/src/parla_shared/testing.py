@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from parla_shared.devstack.database import (
     role_dsn,
     with_database,
 )
+from parla_shared.devstack.processes import EmbeddedNats
 from parla_shared.settings import ServiceSettings
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -39,6 +41,8 @@ TEST_AUDIENCE = "parla"
 @dataclass(frozen=True)
 class TestEnvironment:
     """Where ``parla-dev test`` put this run's database and NATS."""
+
+    __test__ = False
 
     admin_dsn: str
     nats_url: str
@@ -167,6 +171,37 @@ TokenFactory = Callable[..., str]
 def make_token(signing_key: SigningKey) -> TokenFactory:
     """``make_token(user_id, roles=("admin",))`` → a valid access token."""
     return signing_key.token
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RestartableNats:
+    """A NATS server of a test's own, so the test can stop and restart it under running clients."""
+
+    def __init__(self, store: Path, log: Path) -> None:
+        self.server = EmbeddedNats(store, free_port(), log)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[RestartableNats]:
+    nats = RestartableNats(tmp_path / "nats", tmp_path / "nats.log")
+    nats.start()
+    yield nats
+    nats.stop()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from parla_shared.settings import ServiceSettings
+from parla_shared.testing import TestEnvironment
+
+
+def engine_for(test_env: TestEnvironment, service: str) -> AsyncEngine:
+    settings = ServiceSettings(
+        service_name=service, port=0, db_schema=service, database_url=test_env.service_dsn(service)
+    )
+    return create_async_engine(settings.sqlalchemy_url, pool_size=5)
+
+
+@pytest.fixture(scope="session")
+async def identity_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
+    engine = engine_for(test_env, "identity")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def analytics_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
+    engine = engine_for(test_env, "analytics")
+    yield engine
+    await engine.dispose()
