@@ -18,15 +18,11 @@ from parla_shared.context import acting_user_id
 from parla_shared.settings import ServiceSettings
 
 
-class ActingUserSession(Session):
-    """A session whose every transaction carries the acting user's id in ``app.user_id``.
-
-    Row-level security policies on user tables read it, so a request acting for one learner cannot
-    see or change another learner's rows, whatever the query says.
-    """
-
-
-@event.listens_for(ActingUserSession, "after_begin")
+# Every transaction of a request acting for a user carries that user's id in ``app.user_id``: row-level
+# security policies on user tables read it, so a request for one learner cannot see or change another
+# learner's rows, whatever the query says. Registered on ``Session`` itself because advanced-alchemy
+# supplies its own sync session maker; every session in a service process belongs to that service.
+@event.listens_for(Session, "after_begin")
 def _set_acting_user(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
     user_id = acting_user_id.get()
     if user_id is not None:
@@ -53,7 +49,7 @@ def sqlalchemy_config(settings: ServiceSettings) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
         connection_string=settings.sqlalchemy_url,
         engine_config=engine_config(settings),
-        session_config=AsyncSessionConfig(expire_on_commit=False, sync_session_class=ActingUserSession),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
         before_send_handler="autocommit",
         create_all=False,
     )

@@ -102,17 +102,22 @@ def add_updated_at_trigger(schema: str, table: str) -> None:
     )
 
 
-def enable_user_row_security(schema: str, table: str, column: str = "user_id") -> None:
+def user_row_security_sql(schema: str, table: str, column: str = "user_id") -> list[str]:
     """Rows visible only to the acting user while ``app.user_id`` is set (see ``parla_shared.db``).
 
     System work (consumers, relays, admin jobs) runs without it and sees every row. FORCE makes the
     policy apply to the owning service role too.
     """
     acting = "NULLIF(current_setting('app.user_id', true), '')"
-    op.execute(f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY")
-    op.execute(
+    return [
+        f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY {table}_acting_user ON {schema}.{table} "
         f"USING ({acting} IS NULL OR {column} = {acting}::uuid) "
-        f"WITH CHECK ({acting} IS NULL OR {column} = {acting}::uuid)"
-    )
+        f"WITH CHECK ({acting} IS NULL OR {column} = {acting}::uuid)",
+    ]
+
+
+def enable_user_row_security(schema: str, table: str, column: str = "user_id") -> None:
+    for statement in user_row_security_sql(schema, table, column):
+        op.execute(statement)
