@@ -67,9 +67,7 @@ class Pipeline:
     async def create_widget(self, *, commit: bool = True) -> uuid.UUID:
         widget_id = uuid.uuid4()
         async with async_sessionmaker(self.producer_engine)() as session, session.begin():
-            await session.execute(
-                text("INSERT INTO identity.probe_widgets VALUES (:id, 'w')"), {"id": widget_id}
-            )
+            await session.execute(text("INSERT INTO identity.probe_widgets VALUES (:id, 'w')"), {"id": widget_id})
             await Outbox(IDENTITY, producer="identity").add(
                 session, "parla.identity.probe.created", {"widget_id": str(widget_id)}, subject_id=widget_id
             )
@@ -132,7 +130,11 @@ async def running_pipeline(
     )
     for _ in range(relays):
         relay = OutboxRelay(
-            IDENTITY, identity_engine, bus, listen_dsn=plain_dsn(test_env.service_dsn("identity")), poll_seconds=0.2
+            IDENTITY,
+            identity_engine,
+            bus,
+            listen_dsn=plain_dsn(test_env.service_dsn("identity")),
+            poll_seconds=0.2,
         )
         pipeline.tasks.append(asyncio.create_task(relay.run()))
     pipeline.tasks.append(asyncio.create_task(consumer.run()))
@@ -180,7 +182,10 @@ async def test_a_rolled_back_transaction_publishes_nothing(
 
 
 async def test_events_committed_while_nats_is_down_arrive_exactly_once_after_restart(
-    test_env: TestEnvironment, identity_engine: AsyncEngine, analytics_engine: AsyncEngine, own_nats: RestartableNats
+    test_env: TestEnvironment,
+    identity_engine: AsyncEngine,
+    analytics_engine: AsyncEngine,
+    own_nats: RestartableNats,
 ) -> None:
     async with running_pipeline(test_env, identity_engine, analytics_engine, own_nats.url) as pipeline:
         before = [await pipeline.create_widget()]
@@ -243,7 +248,9 @@ async def test_a_failing_handler_is_retried_then_applied_once(
 async def test_a_handler_that_keeps_failing_is_dead_lettered(
     test_env: TestEnvironment, identity_engine: AsyncEngine, analytics_engine: AsyncEngine
 ) -> None:
-    async with running_pipeline(test_env, identity_engine, analytics_engine, test_env.nats_url, max_deliver=2) as pipeline:
+    async with running_pipeline(
+        test_env, identity_engine, analytics_engine, test_env.nats_url, max_deliver=2
+    ) as pipeline:
         pipeline.failures_left = 1_000
         widget = await pipeline.create_widget()
 
@@ -284,6 +291,11 @@ def test_new_event_carries_the_request_context() -> None:
     finally:
         request_context.reset(token)
         acting_user_id.reset(actor_token)
-    assert (event.request_id, event.ip, event.user_agent, event.actor_id) == ("req-9", "203.0.113.7", "pytest", actor)
+    assert (event.request_id, event.ip, event.user_agent, event.actor_id) == (
+        "req-9",
+        "203.0.113.7",
+        "pytest",
+        actor,
+    )
     assert event.id.version == 7
     assert event.context == "identity"

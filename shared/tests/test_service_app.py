@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from litestar import Controller, get, post
+from litestar import Controller, Litestar, get, post
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
@@ -58,17 +58,15 @@ class ProbeController(Controller):
 @pytest.fixture(scope="module")
 async def probe_client(
     test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
     data_dir: Path = tmp_path_factory.mktemp("probe")
     settings = test_env.settings(AnalyticsProbeSettings, data_dir, jwks_url=jwks_server.url)
-    app = build_service_app(
-        ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController])
-    )
+    app = build_service_app(ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController]))
     async with AsyncTestClient(app=app) as client:
         yield client
 
 
-async def test_validation_errors_are_problem_json_listing_the_fields(probe_client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_validation_errors_are_problem_json_listing_the_fields(probe_client: AsyncTestClient[Litestar]) -> None:
     response = await probe_client.post("/probe/notes", json={"text": "hi", "stars": "many"})
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -78,20 +76,21 @@ async def test_validation_errors_are_problem_json_listing_the_fields(probe_clien
     assert any(error.get("key") == "stars" or "stars" in error.get("message", "") for error in body["errors"])
 
 
-async def test_unknown_body_fields_are_rejected(probe_client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_unknown_body_fields_are_rejected(probe_client: AsyncTestClient[Litestar]) -> None:
     response = await probe_client.post("/probe/notes", json={"text": "hi", "stars": 1, "admin": True})
     assert response.status_code == 400
     assert "admin" in response.text
 
 
-async def test_routes_needing_a_user_answer_401_to_anonymous_callers(probe_client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_routes_needing_a_user_answer_401_to_anonymous_callers(probe_client: AsyncTestClient[Litestar]) -> None:
     response = await probe_client.get("/probe/whoami")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_the_acting_user_is_set_in_the_transaction(
-    probe_client: AsyncTestClient, make_token: TokenFactory  # type: ignore[type-arg]
+    probe_client: AsyncTestClient[Litestar],
+    make_token: TokenFactory,
 ) -> None:
     user_id = uuid.uuid4()
     body = (await probe_client.get("/probe/whoami", headers=bearer(make_token(user_id)))).json()
@@ -99,7 +98,8 @@ async def test_the_acting_user_is_set_in_the_transaction(
 
 
 async def test_admin_routes_answer_403_to_learners_and_200_to_admins(
-    probe_client: AsyncTestClient, make_token: TokenFactory  # type: ignore[type-arg]
+    probe_client: AsyncTestClient[Litestar],
+    make_token: TokenFactory,
 ) -> None:
     learner = await probe_client.get("/probe/admin-only", headers=bearer(make_token(uuid.uuid4())))
     admin = await probe_client.get("/probe/admin-only", headers=bearer(make_token(uuid.uuid4(), ("admin",))))
@@ -109,7 +109,9 @@ async def test_admin_routes_answer_403_to_learners_and_200_to_admins(
 
 
 async def test_row_level_security_shows_a_learner_only_their_rows(
-    probe_client: AsyncTestClient, make_token: TokenFactory, analytics_engine: AsyncEngine  # type: ignore[type-arg]
+    probe_client: AsyncTestClient[Litestar],
+    make_token: TokenFactory,
+    analytics_engine: AsyncEngine,
 ) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
     async with analytics_engine.begin() as connection:

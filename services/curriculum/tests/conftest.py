@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from parla_curriculum.app import create_app
@@ -17,12 +18,14 @@ def service() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory) -> CurriculumSettings:
+def settings(
+    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
+) -> CurriculumSettings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return test_env.settings(CurriculumSettings, data_dir, jwks_url=jwks_server.url)
 
 
 @pytest.fixture(scope="session")
-async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client

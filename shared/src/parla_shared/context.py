@@ -1,4 +1,4 @@
-"""Who is acting and for which request: carried in context variables from the edge into logs, the database and events."""
+"""Who is acting and for which request: carried in context variables from the edge into logs, database and events."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ class RequestContext(msgspec.Struct, frozen=True):
     user_agent: str | None = None
 
 
-request_context: ContextVar[RequestContext] = ContextVar("parla_request_context", default=RequestContext())
+request_context: ContextVar[RequestContext] = ContextVar(
+    "parla_request_context",
+    default=RequestContext(),  # noqa: B039 - RequestContext is frozen
+)
 # The acting user: set by authentication, read by the database session (row-level security) and by events.
 acting_user_id: ContextVar[UUID | None] = ContextVar("parla_acting_user_id", default=None)

@@ -1,4 +1,4 @@
-"""Database access for a service: advanced-alchemy on asyncpg, its own schema and login role, the acting user per transaction."""
+"""Database access for a service: advanced-alchemy on asyncpg, own schema and role, the acting user per transaction."""
 
 from __future__ import annotations
 

@@ -38,9 +38,7 @@ class RequestContextMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         given = _header(scope, REQUEST_ID_HEADER.encode())
         request_id = given if given and _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
-        context = RequestContext(
-            request_id=request_id, ip=client_ip(scope), user_agent=_header(scope, b"user-agent")
-        )
+        context = RequestContext(request_id=request_id, ip=client_ip(scope), user_agent=_header(scope, b"user-agent"))
         token = request_context.set(context)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 

@@ -10,7 +10,11 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 from litestar.types import ExceptionHandlersMap
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,7 +64,10 @@ def problem_responses(*status_codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problems a route can answer."""
     return {
         code: ResponseSpec(
-            data_container=ProblemDocument, media_type=PROBLEM_JSON, description=_title(code), generate_examples=False
+            data_container=ProblemDocument,
+            media_type=PROBLEM_JSON,
+            description=_title(code),
+            generate_examples=False,
         )
         for code in status_codes
     }
@@ -107,5 +114,3 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 def fallback_exception_handlers() -> ExceptionHandlersMap:
     """Anything not an HTTP error is a 500 problem, logged with its traceback, never a stack trace to the client."""
     return {Exception: _unhandled}
-
-

@@ -18,7 +18,13 @@ from litestar.openapi.spec import Components, SecurityScheme, Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
-from parla_shared.auth import AuthenticationMiddleware, HttpJwksKeySource, KeySource, TokenVerifier, provide_principal
+from parla_shared.auth import (
+    AuthenticationMiddleware,
+    HttpJwksKeySource,
+    KeySource,
+    TokenVerifier,
+    provide_principal,
+)
 from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
 from parla_shared.events.bus import EventBus
 from parla_shared.events.consumer import EventConsumer, Subscription

@@ -92,5 +92,5 @@ def _explain(exc: msgspec.ValidationError, cls: type[ServiceSettings]) -> str:
     if missing:
         return f"{env_name(missing.group(1))} is required but not set"
     if path:
-        return f"{env_name(path.group(1))}: {message.split(' - at ')[0]}"
+        return f"{env_name(path.group(1))}: {message.split(' - at ', maxsplit=1)[0]}"
     return f"invalid {cls.__name__} configuration: {message}"

@@ -273,9 +273,7 @@ class ServiceContract:
                 await asyncio.to_thread(migrate, test_env.root, service, dsn, revision, direction=direction)
             connection = await asyncpg.connect(with_database(test_env.admin_dsn, database))
             try:
-                tables = await connection.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = $1", service
-                )
+                tables = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", service)
             finally:
                 await connection.close()
             assert {"outbox", "inbox", "dead_letters", "alembic_version"} <= {row["tablename"] for row in tables}

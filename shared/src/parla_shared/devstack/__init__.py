@@ -1,1 +1,1 @@
-"""The local platform: embedded PostgreSQL and NATS, the four services and the Caddy gateway (``make run``/``make test``)."""
+"""The local platform: embedded PostgreSQL and NATS, four services and the Caddy gateway (make run, make test)."""

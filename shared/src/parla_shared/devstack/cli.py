@@ -36,12 +36,12 @@ def _say(message: str) -> None:
     print(f"parla-dev: {message}", flush=True)
 
 
-class _Stop(Exception):
+class StopRequestedError(Exception):
     pass
 
 
 def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
-    raise _Stop
+    raise StopRequestedError
 
 
 def run(_: argparse.Namespace) -> int:
@@ -68,7 +68,7 @@ def run(_: argparse.Namespace) -> int:
             time.sleep(1)
         _say(f"{', '.join(child.name for child in dead)} stopped unexpectedly; see {data_dir / 'logs'}")
         return 1
-    except (KeyboardInterrupt, _Stop):
+    except (KeyboardInterrupt, StopRequestedError):
         _say("stopping")
         return 0
     finally:
@@ -100,7 +100,9 @@ def _count(report: Path, result: SuiteResult) -> None:
     if not report.exists():
         return
     for suite in ET.parse(report).getroot().iter("testsuite"):  # noqa: S314 - pytest's own report
-        total, failures, errors, skipped = (int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped"))
+        total, failures, errors, skipped = (
+            int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")
+        )
         result.failed += failures + errors
         result.skipped += skipped
         result.passed += total - failures - errors - skipped
@@ -114,7 +116,9 @@ def _suite_path(root: Path, suite: str) -> Path:
     return root / "services" / suite / "tests"
 
 
-def _run_suite(root: Path, suite: str, env: Mapping[str, str], pytest_args: Sequence[str], reports: Path) -> SuiteResult:
+def _run_suite(
+    root: Path, suite: str, env: Mapping[str, str], pytest_args: Sequence[str], reports: Path
+) -> SuiteResult:
     report = reports / f"{suite}.xml"
     _say(f"suite {suite}")
     completed = subprocess.run(  # noqa: S603
@@ -157,7 +161,17 @@ def test(args: argparse.Namespace) -> int:
             }
             for suite in suites:
                 if suite == "e2e":
-                    results.append(_run_e2e(root, scratch, ports, dsns, infrastructure.nats_url, suite_env, args.pytest_args))
+                    results.append(
+                        _run_e2e(
+                            root,
+                            scratch=scratch,
+                            ports=ports,
+                            dsns=dsns,
+                            nats_url=infrastructure.nats_url,
+                            suite_env=suite_env,
+                            pytest_args=args.pytest_args,
+                        )
+                    )
                 else:
                     results.append(_run_suite(root, suite, suite_env, args.pytest_args, scratch))
         finally:
@@ -169,6 +183,7 @@ def test(args: argparse.Namespace) -> int:
 
 def _run_e2e(
     root: Path,
+    *,
     scratch: Path,
     ports: Ports,
     dsns: Mapping[str, str],
@@ -182,9 +197,13 @@ def _run_e2e(
         platform.seed(dsns, nats_url)
         platform.start(dsns, nats_url)
         platform.wait_ready()
-        env = {**suite_env, "PARLA_TEST_GATEWAY_URL": platform.gateway_url, "PARLA_TEST_DATA_DIR": str(platform.data_dir)}
+        env = {
+            **suite_env,
+            "PARLA_TEST_GATEWAY_URL": platform.gateway_url,
+            "PARLA_TEST_DATA_DIR": str(platform.data_dir),
+        }
         return _run_suite(root, "e2e", env, pytest_args, scratch)
-    except RuntimeError as exc:
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
         _say(f"e2e platform failed to start: {exc}")
         for log in sorted((platform.data_dir / "logs").glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}", flush=True)
@@ -195,7 +214,8 @@ def _run_e2e(
 
 def _summarise(results: Sequence[SuiteResult]) -> int:
     for result in results:
-        _say(f"{result.name:<11} exit {result.exit_code}: {result.passed} passed, {result.failed} failed, {result.skipped} skipped")
+        counts = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
+        _say(f"{result.name:<11} exit {result.exit_code}: {counts}")
     passed = sum(result.passed for result in results)
     failed = sum(result.failed for result in results)
     skipped = sum(result.skipped for result in results)

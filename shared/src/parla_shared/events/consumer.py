@@ -129,7 +129,7 @@ class EventConsumer:
         token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
         try:
             await self._apply_once(event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
             _log.warning(
                 "event handler failed",
                 durable=self.subscription.durable,

@@ -145,9 +145,7 @@ class OutboxRelay:
     async def delete_published(self) -> None:
         outbox = self._tables.outbox
         async with self._engine.begin() as connection:
-            await connection.execute(
-                outbox.delete().where(outbox.c.published_at < func.now() - self._retention)
-            )
+            await connection.execute(outbox.delete().where(outbox.c.published_at < func.now() - self._retention))
 
     async def _listen(self) -> None:
         def wake(*_: object) -> None:
