@@ -21,6 +21,7 @@ from parla_shared.devstack.database import SERVICES, drop_database, with_databas
 from parla_shared.devstack.platform import (
     TEST_PORTS,
     Infrastructure,
+    app_database_of,
     Platform,
     Ports,
     data_dir_of,
@@ -224,6 +225,24 @@ def _summarise(results: Sequence[SuiteResult]) -> int:
     return 0 if ok else 1
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """For deployments (compose, Kubernetes jobs): roles, schemas and migrations on ``PARLA_DATABASE_URL``."""
+    environ = dict(os.environ)
+    server_dsn = environ.get("PARLA_DATABASE_URL")
+    if not server_dsn:
+        _say("PARLA_DATABASE_URL must name the PostgreSQL server (an admin URL) to migrate")
+        return 2
+    root = project_root()
+    dsns = prepare_database(
+        root, with_database(server_dsn, "postgres"), app_database_of(server_dsn), role_password(environ)
+    )
+    if args.seed:
+        platform = Platform(root, data_dir_of(environ), Ports().overridden_by(environ), environ)
+        platform.seed(dsns, environ.get("PARLA_NATS_URL", f"nats://127.0.0.1:{Ports().nats}"))
+    _say("database ready")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parla-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     test_parser.add_argument("--keep-database", action="store_true", help="don't drop the test database")
     test_parser.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[], help="passed to every pytest")
     test_parser.set_defaults(handler=test)
+    migrate_parser = commands.add_parser("migrate", help="roles, schemas and migrations on PARLA_DATABASE_URL")
+    migrate_parser.add_argument("--seed", action="store_true", help="also run every service's seed")
+    migrate_parser.set_defaults(handler=migrate)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

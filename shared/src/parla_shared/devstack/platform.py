@@ -105,14 +105,18 @@ class Infrastructure:
             self.postgres.stop()
 
     def app_database(self) -> str:
-        """The database the URL names, unless it names the maintenance database ``postgres``."""
-        name = make_url(self.server_dsn).database
-        return name if name and name != "postgres" else DEFAULT_DATABASE
+        return app_database_of(self.server_dsn)
 
     @property
     def admin_dsn(self) -> str:
         """For CREATE DATABASE: the same server's maintenance database."""
         return with_database(self.server_dsn, "postgres")
+
+
+def app_database_of(server_dsn: str) -> str:
+    """The database a server URL names, unless it names the maintenance database ``postgres``."""
+    name = make_url(server_dsn).database
+    return name if name and name != "postgres" else DEFAULT_DATABASE
 
 
 def prepare_database(root: Path, admin_dsn: str, database: str, password: str) -> dict[str, str]:
