@@ -21,9 +21,9 @@ from parla_shared.devstack.database import SERVICES, drop_database, with_databas
 from parla_shared.devstack.platform import (
     TEST_PORTS,
     Infrastructure,
-    app_database_of,
     Platform,
     Ports,
+    app_database_of,
     data_dir_of,
     prepare_database,
     project_root,
