@@ -26,8 +26,11 @@ format: install
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
 
+# Against a running platform (make run): make loadtest LOCUSTFILE=loadtests/progress.py USERS=50 DURATION=60s
+LOCUSTFILE ?= loadtests
 loadtest: install
-	@$(RUN) locust -f loadtests/locustfile.py --headless -u $${USERS:-50} -r $${SPAWN_RATE:-10} -t $${DURATION:-60s} --host $${HOST:-http://localhost:8080}
+	@$(RUN) locust -f $(LOCUSTFILE) --headless -u $${USERS:-50} -r $${SPAWN_RATE:-10} -t $${DURATION:-60s} \
+		--host $${HOST:-http://localhost:8080} --only-summary
 
 clean:
 	rm -rf .parla .venv
