@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compare ASGI servers on the same app (identity skeleton), one worker each, same load.
 set -u
-cd /work/main
+cd "$(dirname "$0")/../.."
 export PARLA_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres PARLA_NATS_URL=nats://127.0.0.1:4222 PARLA_LOG_LEVEL=WARNING
 PY=${PY:-/tmp/asgi/venv/bin/python}
 for server in ${ORDER:-uvicorn granian}; do
