@@ -53,7 +53,8 @@ def run(_: argparse.Namespace) -> int:
     ports = Ports().overridden_by(environ)
     infrastructure = Infrastructure(data_dir, ports, environ, nats_store=data_dir / "nats")
     platform = Platform(root, data_dir, ports, environ)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _raise_stop)
     try:
         _say("starting PostgreSQL and NATS")
         infrastructure.start()
@@ -69,7 +70,7 @@ def run(_: argparse.Namespace) -> int:
             time.sleep(1)
         _say(f"{', '.join(child.name for child in dead)} stopped unexpectedly; see {data_dir / 'logs'}")
         return 1
-    except (KeyboardInterrupt, StopRequestedError):
+    except StopRequestedError:
         _say("stopping")
         return 0
     finally:

@@ -54,8 +54,13 @@ class ChildProcess:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
+        # A session of its own: a terminal's Ctrl-C reaches only parla-dev, which stops children in order.
         self.process = subprocess.Popen(  # noqa: S603 - commands are built from our own constants
-            list(command), stdout=self._log, stderr=subprocess.STDOUT, env=dict(env or os.environ)
+            list(command),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=dict(env or os.environ),
+            start_new_session=True,
         )
 
     def alive(self) -> bool:
@@ -159,7 +164,12 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
-            self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+            try:
+                self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+            except subprocess.CalledProcessError:
+                # Already shutting down (a terminal's Ctrl-C reached it too): fine once it is gone.
+                if (self.data_dir / "postmaster.pid").exists():
+                    raise
 
 
 def nats_server_executable() -> str:
