@@ -41,7 +41,13 @@ class StopRequestedError(Exception):
     pass
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
+    # One stop request is enough: a second Ctrl-C (uv forwards it too) must not cut the shutdown short.
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     raise StopRequestedError
 
 
@@ -53,7 +59,7 @@ def run(_: argparse.Namespace) -> int:
     ports = Ports().overridden_by(environ)
     infrastructure = Infrastructure(data_dir, ports, environ, nats_store=data_dir / "nats")
     platform = Platform(root, data_dir, ports, environ)
-    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for stop_signal in _STOP_SIGNALS:
         signal.signal(stop_signal, _raise_stop)
     try:
         _say("starting PostgreSQL and NATS")
