@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import structlog
@@ -13,6 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from parla_shared.context import RequestContext, request_context
 
 REQUEST_ID_HEADER = "x-request-id"
+_access_log = structlog.get_logger("parla.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -42,13 +44,27 @@ class RequestContextMiddleware(ASGIMiddleware):
         token = request_context.set(context)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        started = time.perf_counter()
+        status: int | None = None
+
         async def send_with_request_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
         try:
             await next_app(scope, receive, send_with_request_id)
         finally:
+            # One JSON line per request, instead of the server's plain-text access log.
+            _access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client_ip=context.ip,
+            )
             structlog.contextvars.unbind_contextvars("request_id")
             request_context.reset(token)

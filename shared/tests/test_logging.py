@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from parla_shared.logging import configure_logging
+
+
+def test_logs_are_json_lines_with_service_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("probe", "INFO", json=True)
+    structlog.contextvars.bind_contextvars(request_id="req-42")
+    try:
+        structlog.get_logger("parla.test").info("hello", answer=42)
+        logging.getLogger("some.library").warning("from the standard library")
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ours, library = lines[-2], lines[-1]
+    assert ours["event"] == "hello"
+    assert ours["answer"] == 42
+    assert ours["request_id"] == "req-42"
+    assert ours["service"] == "probe"
+    assert ours["level"] == "info"
+    assert library["event"] == "from the standard library"
+    assert library["request_id"] == "req-42"
