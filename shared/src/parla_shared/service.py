@@ -139,5 +139,7 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
                 }
             ),
         ),
+        # Our structlog setup owns logging; Litestar's default config would replace its handler.
+        logging_config=None,
         debug=False,
     )
