@@ -2,18 +2,74 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+import asyncio
+import contextlib
 
-from parla_shared.service import ServiceDefinition, build_service_app
+import structlog
+from litestar import Litestar
+from litestar.di import Provide
+from sqlalchemy import text
+
+from parla_identity.controllers.admin import AdminUsersController
+from parla_identity.controllers.auth import AuthController
+from parla_identity.controllers.jwks import JwksController
+from parla_identity.controllers.oauth import OAuthController
+from parla_identity.controllers.users import MeController
+from parla_identity.domain import Identity
+from parla_identity.oauth import OAuthClients
 from parla_identity.settings import IdentitySettings
+from parla_shared.service import ServiceDefinition, build_service_app
+
+_log = structlog.get_logger("parla.identity")
+
+_HOUSEKEEPING = (
+    "DELETE FROM identity.oauth_states WHERE expires_at < now()",
+    "DELETE FROM identity.user_tokens WHERE expires_at < now() - interval '1 day'",
+    "DELETE FROM identity.refresh_tokens WHERE expires_at < now() - interval '1 day'",
+    "DELETE FROM identity.login_throttles WHERE (locked_until IS NULL OR locked_until < now()) "
+    "AND window_started_at < now() - make_interval(secs => :window)",
+)
+
+
+def key_maintenance(identity: Identity) -> object:
+    """Background work: a signing key exists (first start) and is rotated when due; keys are reloaded so every
+    replica sees a rotation; expired tokens, OAuth states and throttling rows are deleted."""
+
+    async def run(_app: Litestar) -> None:
+        try:
+            while True:
+                try:
+                    await identity.keys.ensure_active_key()
+                    async with identity.keys.engine.begin() as connection:
+                        for statement in _HOUSEKEEPING:
+                            await connection.execute(
+                                text(statement), {"window": float(identity.settings.login_failure_window_seconds)}
+                            )
+                except Exception as exc:  # noqa: BLE001 - retried on the next round
+                    _log.warning("key maintenance failed", error=str(exc))
+                await asyncio.sleep(identity.settings.signing_keys_reload_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await identity.keys.close()
+
+    return run
 
 
 def create_app(settings: IdentitySettings | None = None) -> Litestar:
     settings = settings or IdentitySettings.from_env()
+    identity = Identity.from_settings(settings)
+    oauth_clients = OAuthClients(identity)
     return build_service_app(
         ServiceDefinition(
             settings=settings,
             description="Accounts, login (email/password, Google, TikTok), access tokens and profiles.",
-            route_handlers=[],
+            route_handlers=[AuthController, OAuthController, MeController, AdminUsersController, JwksController],
+            key_source=identity.keys,
+            dependencies={
+                "identity": Provide(lambda: identity, sync_to_thread=False),
+                "oauth_clients": Provide(lambda: oauth_clients, sync_to_thread=False),
+            },
+            background_tasks=[key_maintenance(identity)],  # type: ignore[list-item]
+            state={"identity": identity},
         )
     )

@@ -4,8 +4,74 @@ from __future__ import annotations
 
 from parla_shared.settings import ServiceSettings
 
+DEV_SECRET_KEY = "parla-dev-identity-secret-key-change-me"  # noqa: S105 - documented development default
+GOOGLE_ISSUER = "https://accounts.google.com"
+TIKTOK_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
+TIKTOK_TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105
+TIKTOK_USERINFO_URL = "https://open.tiktokapis.com/v2/user/info/"
+
 
 class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
     service_name: str = "identity"
     port: int = 8001
     db_schema: str = "identity"
+
+    # Passwords (NFR-6): never below 12 outside tests.
+    bcrypt_rounds: int = 12
+
+    # Access and refresh tokens.
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_days: int = 30
+    signing_key_rotation_days: int = 30
+    signing_keys_reload_seconds: float = 60.0
+
+    # One-time tokens mailed to the user.
+    email_verification_ttl_hours: int = 48
+    password_reset_ttl_minutes: int = 60
+
+    # Envelope encryption of secrets at rest (signing keys, OAuth provider tokens): AES-256-GCM.
+    # ``identity_previous_secret_keys`` = "kid=secret,kid=secret" keeps old keys readable after a rotation.
+    identity_secret_key: str = DEV_SECRET_KEY
+    identity_secret_key_id: str = "dev"  # noqa: S105 - a key id, not a key
+    identity_previous_secret_keys: str = ""
+
+    # Failed-login throttling (state in PostgreSQL).
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 50
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+
+    # Mail: SMTP when set, otherwise .eml files under $PARLA_DATA_DIR/mail/.
+    smtp_url: str | None = None
+    mail_from: str = "Parla <no-reply@parla.local>"
+
+    # OAuth providers (see API.md); a provider without a client id is "not configured".
+    oauth_state_ttl_seconds: int = 600
+    oauth_http_timeout_seconds: float = 10.0
+    oauth_google_issuer: str = GOOGLE_ISSUER
+    oauth_google_client_id: str = ""
+    oauth_google_client_secret: str = ""
+    oauth_tiktok_authorize_url: str = TIKTOK_AUTHORIZE_URL
+    oauth_tiktok_token_url: str = TIKTOK_TOKEN_URL
+    oauth_tiktok_userinfo_url: str = TIKTOK_USERINFO_URL
+    oauth_tiktok_client_key: str = ""
+    oauth_tiktok_client_secret: str = ""
+
+    # The dev admin `make run` creates (python -m parla_identity.seed).
+    admin_email: str = "admin@parla.local"
+    admin_password: str = "ParlaAdmin1!"  # noqa: S105 - documented development default
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.environment != "test" and self.bcrypt_rounds < 12:
+            raise ValueError("bcrypt_rounds must be at least 12 outside tests (NFR-6)")
+        if not 4 <= self.bcrypt_rounds <= 31:
+            raise ValueError("bcrypt_rounds must be between 4 and 31")
+        if self.environment == "production" and self.identity_secret_key == DEV_SECRET_KEY:
+            raise ValueError("identity_secret_key must be set in production")
+        if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_days <= 0:
+            raise ValueError("token lifetimes must be positive")
+
+    @property
+    def redirect_uri_base(self) -> str:
+        return f"{self.public_url.rstrip('/')}/api/identity/auth/oauth"

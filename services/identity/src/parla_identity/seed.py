@@ -1,0 +1,33 @@
+"""``python -m parla_identity.seed`` (run by ``make run`` before the services start): the dev admin.
+
+Idempotent. The account comes from ``PARLA_ADMIN_EMAIL`` / ``PARLA_ADMIN_PASSWORD``, by default
+``admin@parla.local`` / ``ParlaAdmin1!`` (development only; set both elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from parla_identity.cli import create_admin
+from parla_identity.domain import Identity
+from parla_identity.settings import IdentitySettings
+
+
+async def seed(settings: IdentitySettings) -> str:
+    result = await create_admin(settings, settings.admin_email, settings.admin_password, "Parla Admin")
+    identity = Identity.from_settings(settings)
+    try:
+        await identity.keys.ensure_active_key()  # the first signing key exists before any service asks for it
+    finally:
+        await identity.keys.close()
+    return result
+
+
+def main() -> int:
+    print(f"identity seed: {asyncio.run(seed(IdentitySettings.from_env()))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Google (OIDC) and TikTok login over real HTTP against a local provider the test starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from conftest import events_of, new_email, register
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
+from fake_provider import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET, FakeProvider
+from litestar.testing import AsyncTestClient
+
+from parla_identity.app import create_app
+from parla_identity.controllers.oauth import open_provider_token
+from parla_identity.domain import Identity
+from parla_identity.models import OAuthProvider
+from parla_identity.settings import IdentitySettings
+from parla_shared.testing import bearer, wait_until_ready
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[FakeProvider]:
+    with FakeProvider() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def oauth_settings(settings: IdentitySettings, provider: FakeProvider) -> IdentitySettings:
+    return IdentitySettings.from_env(
+        {},
+        **{
+            **{field: getattr(settings, field) for field in settings.__struct_fields__},
+            "oauth_google_issuer": provider.url,
+            "oauth_google_client_id": GOOGLE_CLIENT_ID,
+            "oauth_google_client_secret": GOOGLE_CLIENT_SECRET,
+            "oauth_tiktok_authorize_url": f"{provider.url}/tiktok/authorize",
+            "oauth_tiktok_token_url": f"{provider.url}/tiktok/token",
+            "oauth_tiktok_userinfo_url": f"{provider.url}/tiktok/userinfo",
+            "oauth_tiktok_client_key": TIKTOK_CLIENT_KEY,
+            "oauth_tiktok_client_secret": TIKTOK_CLIENT_SECRET,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+async def oauth_client(oauth_settings: IdentitySettings) -> AsyncIterator[Any]:
+    async with AsyncTestClient(app=create_app(oauth_settings)) as test_client:
+        await wait_until_ready(test_client)
+        yield test_client
+
+
+async def authorize(client: Any, provider: str) -> dict[str, list[str]]:
+    response = await client.get(f"/auth/oauth/{provider}/authorize", follow_redirects=False)
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["location"])
+    query = parse_qs(location.query)
+    assert query["redirect_uri"] == [f"http://localhost:8080/api/identity/auth/oauth/{provider}/callback"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["state"][0]
+    return query
+
+
+async def google_login(client: Any, provider: FakeProvider, **user: Any) -> Any:
+    query = await authorize(client, "google")
+    code = provider.grant(query, **user)
+    return await client.get("/auth/oauth/google/callback", params={"code": code, "state": query["state"][0]})
+
+
+async def test_google_login_creates_an_account_with_the_verified_email(
+    oauth_client: Any, provider: FakeProvider, settings: IdentitySettings, db: asyncpg.Connection
+) -> None:
+    query = await authorize(oauth_client, "google")
+    assert query["client_id"] == [GOOGLE_CLIENT_ID]
+    assert "openid" in query["scope"][0].split()
+    assert query["nonce"][0]
+    address = new_email("google")
+    code = provider.grant(query, sub=f"g-{uuid4().hex}", email=address, email_verified=True, name="Gala")
+    response = await oauth_client.get("/auth/oauth/google/callback", params={"code": code, "state": query["state"][0]})
+    assert response.status_code == 200, response.text
+    pair = response.json()
+    assert pair["token_type"] == "Bearer"
+    me = (await oauth_client.get("/users/me", headers=bearer(pair["access_token"]))).json()
+    assert (me["email"], me["name"], me["is_email_verified"]) == (address, "Gala", True)
+    [registered] = await events_of(db, "parla.identity.user.registered", me["id"])
+    assert registered["data"]["method"] == "google"
+    [logged_in] = await events_of(db, "parla.identity.user.logged_in", me["id"])
+    assert logged_in["data"]["method"] == "google"
+
+    # The provider's tokens are stored sealed (AES-GCM), and open again with the service's key.
+    row = await db.fetchrow(
+        "SELECT provider_user_id, access_token, refresh_token FROM identity.oauth_providers WHERE user_id = $1::uuid",
+        me["id"],
+    )
+    assert row is not None
+    assert row["access_token"].startswith("v1.dev.")
+    assert "at-" not in row["access_token"]
+    assert "rt-" not in row["refresh_token"]
+    link = OAuthProvider(provider="google", provider_user_id=row["provider_user_id"], access_token=row["access_token"])
+    opened = open_provider_token(Identity.from_settings(settings), link, "access_token")
+    assert opened is not None
+    assert opened.startswith("at-")
+
+
+async def test_google_login_again_finds_the_same_account(oauth_client: Any, provider: FakeProvider) -> None:
+    subject, address = f"g-{uuid4().hex}", new_email("google")
+    first = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
+    second = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
+    ids = [
+        (await oauth_client.get("/users/me", headers=bearer(r.json()["access_token"]))).json()["id"]
+        for r in (first, second)
+    ]
+    assert ids[0] == ids[1]
+
+
+async def test_google_links_an_existing_account_only_through_a_verified_email(
+    oauth_client: Any, provider: FakeProvider
+) -> None:
+    existing = await register(oauth_client)
+    refused = await google_login(
+        oauth_client, provider, sub=f"g-{uuid4().hex}", email=existing["email"], email_verified=False, name="X"
+    )
+    assert refused.status_code == 409
+    assert refused.json()["title"] == "Account exists"
+    linked = await google_login(
+        oauth_client, provider, sub=f"g-{uuid4().hex}", email=existing["email"].upper(), email_verified=True, name="X"
+    )
+    assert linked.status_code == 200
+    me = (await oauth_client.get("/users/me", headers=bearer(linked.json()["access_token"]))).json()
+    assert me["id"] == existing["id"]
+    assert me["is_email_verified"] is True
+
+
+async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(
+    oauth_client: Any, provider: FakeProvider
+) -> None:
+    wrong_nonce = await google_login(
+        oauth_client, provider, sub="g-x", email=new_email(), email_verified=True, claims_override={"nonce": "other"}
+    )
+    assert wrong_nonce.status_code == 401
+    assert "nonce" in wrong_nonce.json()["detail"]
+    forged = await google_login(
+        oauth_client,
+        provider,
+        sub="g-y",
+        email=new_email(),
+        email_verified=True,
+        sign_with=generate_private_key(public_exponent=65537, key_size=2048),
+    )
+    assert forged.status_code == 401
+    other_audience = await google_login(
+        oauth_client, provider, sub="g-z", email=new_email(), email_verified=True, aud="someone-else"
+    )
+    assert other_audience.status_code == 401
+
+
+async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider: FakeProvider) -> None:
+    query = await authorize(oauth_client, "google")
+    code = provider.grant(query, sub=f"g-{uuid4().hex}", email=new_email(), email_verified=True, name="S")
+    state = query["state"][0]
+    assert (
+        await oauth_client.get("/auth/oauth/google/callback", params={"code": code, "state": state})
+    ).status_code == 200
+    replay = await oauth_client.get("/auth/oauth/google/callback", params={"code": code, "state": state})
+    assert replay.status_code == 400
+    unknown = await oauth_client.get("/auth/oauth/google/callback", params={"code": "c", "state": "forged"})
+    assert unknown.status_code == 400
+    # A state issued for TikTok does not complete a Google login.
+    tiktok_query = await authorize(oauth_client, "tiktok")
+    crossed = await oauth_client.get(
+        "/auth/oauth/google/callback", params={"code": "c", "state": tiktok_query["state"][0]}
+    )
+    assert crossed.status_code == 400
+    denied = await oauth_client.get("/auth/oauth/google/callback", params={"error": "access_denied"})
+    assert denied.status_code == 400
+
+
+async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provider: FakeProvider) -> None:
+    query = await authorize(oauth_client, "tiktok")
+    assert query["client_key"] == [TIKTOK_CLIENT_KEY]
+    open_id = f"tt-{uuid4().hex}"
+    user = {"open_id": open_id, "display_name": "Tika", "avatar_url": "https://cdn.example/t.png"}
+    code = provider.grant(query, **user)
+    response = await oauth_client.get("/auth/oauth/tiktok/callback", params={"code": code, "state": query["state"][0]})
+    assert response.status_code == 200, response.text
+    me = (await oauth_client.get("/users/me", headers=bearer(response.json()["access_token"]))).json()
+    assert (me["name"], me["avatar_url"], me["is_email_verified"]) == ("Tika", "https://cdn.example/t.png", False)
+    assert me["email"].endswith("@users.parla.invalid")
+    query = await authorize(oauth_client, "tiktok")
+    again = await oauth_client.get(
+        "/auth/oauth/tiktok/callback", params={"code": provider.grant(query, **user), "state": query["state"][0]}
+    )
+    assert (await oauth_client.get("/users/me", headers=bearer(again.json()["access_token"]))).json()["id"] == me["id"]
+
+
+async def test_unconfigured_and_unknown_providers_are_clear_problems(client: Any) -> None:
+    unconfigured = await client.get("/auth/oauth/google/authorize", follow_redirects=False)
+    assert unconfigured.status_code == 503
+    assert unconfigured.headers["content-type"].startswith("application/problem+json")
+    assert "not configured" in unconfigured.json()["detail"]
+    assert (await client.get("/auth/oauth/tiktok/callback?code=a&state=b")).status_code == 503
+    assert (await client.get("/auth/oauth/facebook/authorize", follow_redirects=False)).status_code == 404

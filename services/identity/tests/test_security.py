@@ -1,0 +1,182 @@
+"""Password hashing cost, the password policy, envelope encryption and mail over a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from parla_identity.crypto import DecryptionError, SecretBox, derive_key
+from parla_identity.mail import Mailer
+from parla_identity.passwords import _dummy_hash, bcrypt_cost, hash_password, password_policy_violation, verify_password
+from parla_identity.settings import IdentitySettings
+from parla_shared.settings import SettingsError
+
+
+async def test_default_settings_hash_with_cost_12_or_more() -> None:
+    settings = IdentitySettings.from_env({}, database_url="postgresql://u@127.0.0.1/db")
+    assert settings.bcrypt_rounds >= 12
+    hashed = await hash_password("Secret-pass1", settings.bcrypt_rounds)
+    assert bcrypt_cost(hashed) >= 12
+    assert await verify_password("Secret-pass1", hashed, settings.bcrypt_rounds)
+
+
+def test_a_lower_cost_is_refused_outside_tests() -> None:
+    with pytest.raises(SettingsError, match=r"bcrypt_rounds"):
+        IdentitySettings.from_env({"PARLA_BCRYPT_ROUNDS": "10"}, database_url="postgresql://u@127.0.0.1/db")
+
+
+def test_production_refuses_the_development_secret_key() -> None:
+    with pytest.raises(SettingsError, match="identity_secret_key"):
+        IdentitySettings.from_env({"PARLA_ENVIRONMENT": "production"}, database_url="postgresql://u@127.0.0.1/db")
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("Secret-pass1", True),
+        ("Abcdefg1", True),
+        ("Abcdef1", False),
+        ("abcdefgh1", False),
+        ("ABCDEFGH1", False),
+        ("Abcdefghi", False),
+        ("A1" + "b" * 80, False),
+    ],
+)
+def test_password_policy(password: str, ok: bool) -> None:
+    assert (password_policy_violation(password) is None) is ok
+
+
+async def test_unknown_account_still_costs_a_bcrypt_check_of_the_same_cost() -> None:
+    assert await verify_password("Secret-pass1", None, 5) is False
+    assert bcrypt_cost(_dummy_hash(5)) == 5
+
+
+def test_secret_box_seals_with_a_key_id_and_binds_the_context() -> None:
+    box = SecretBox("k2", {"k2": derive_key("new secret")})
+    sealed = box.seal("provider-token", context="oauth_providers.access_token:x")
+    assert sealed.startswith("v1.k2.")
+    assert "provider-token" not in sealed
+    assert box.open(sealed, context="oauth_providers.access_token:x") == "provider-token"
+    with pytest.raises(DecryptionError):
+        box.open(sealed, context="oauth_providers.refresh_token:x")
+    tampered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    with pytest.raises(DecryptionError):
+        box.open(tampered, context="oauth_providers.access_token:x")
+
+
+def test_secret_box_rotation_keeps_old_values_readable() -> None:
+    old = IdentitySettings.from_env(
+        {}, database_url="postgresql://u@127.0.0.1/db", identity_secret_key="first", identity_secret_key_id="k1"
+    )
+    new = IdentitySettings.from_env(
+        {},
+        database_url="postgresql://u@127.0.0.1/db",
+        identity_secret_key="second",
+        identity_secret_key_id="k2",
+        identity_previous_secret_keys="k1=first",
+    )
+    sealed_old = SecretBox.from_settings(old).seal("secret", context="c")
+    box = SecretBox.from_settings(new)
+    assert box.open(sealed_old, context="c") == "secret"
+    resealed = box.reseal(sealed_old, context="c")
+    assert resealed.startswith("v1.k2.")
+    assert box.open(resealed, context="c") == "secret"
+    with pytest.raises(DecryptionError):
+        SecretBox.from_settings(old).open(resealed, context="c")
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, Message]] = []
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:  # noqa: N802
+        assert isinstance(envelope.content, bytes)
+        self.messages.append((envelope, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+async def test_mail_goes_over_smtp_when_configured(settings: IdentitySettings, tmp_path: Path) -> None:
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        smtp_settings = IdentitySettings.from_env(
+            {},
+            database_url=settings.database_url,
+            environment="test",
+            bcrypt_rounds=4,
+            smtp_url=f"smtp://127.0.0.1:{port}",
+            data_dir=str(tmp_path),
+        )
+        await Mailer(smtp_settings).send("ana@example.com", "Confirm your Parla email address", "code: 123")
+        assert len(inbox.messages) == 1
+        envelope, message = inbox.messages[0]
+        assert envelope.rcpt_tos == ["ana@example.com"]
+        assert message["Subject"] == "Confirm your Parla email address"
+        assert "code: 123" in message.get_payload()
+        assert not (tmp_path / "mail").exists()  # not written as a file when SMTP is configured
+    finally:
+        server.stop()
+
+
+async def test_mail_is_written_as_eml_without_smtp(tmp_path: Path, settings: IdentitySettings) -> None:
+    file_settings = IdentitySettings.from_env(
+        {}, database_url=settings.database_url, environment="test", bcrypt_rounds=4, data_dir=str(tmp_path)
+    )
+    await Mailer(file_settings).send("bo@example.com", "Hello", "body")
+    [path] = (tmp_path / "mail").glob("*.eml")
+    message: Any = message_from_bytes(path.read_bytes())
+    assert message["To"] == "bo@example.com"
+
+
+async def test_registration_mail_goes_over_smtp_end_to_end(settings: IdentitySettings, tmp_path: Path) -> None:
+    """The whole app with ``PARLA_SMTP_URL`` set: the verification code arrives at a real SMTP server and works."""
+    from conftest import PASSWORD, code_from, new_email
+    from litestar.testing import AsyncTestClient
+
+    from parla_identity.app import create_app
+    from parla_shared.testing import wait_until_ready
+
+    inbox = _Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    smtp_settings = IdentitySettings.from_env(
+        {},
+        **{
+            **{field: getattr(settings, field) for field in settings.__struct_fields__},
+            "smtp_url": f"smtp://127.0.0.1:{port}",
+            "data_dir": str(tmp_path),
+        },
+    )
+    try:
+        async with AsyncTestClient(app=create_app(smtp_settings)) as client:
+            await wait_until_ready(client)
+            address = new_email("smtp")
+            registered = await client.post("/auth/register", json={"email": address, "password": PASSWORD, "name": "S"})
+            assert registered.status_code == 201
+            deadline = asyncio.get_running_loop().time() + 15
+            while not inbox.messages:
+                assert asyncio.get_running_loop().time() < deadline, "no mail reached the SMTP server"
+                await asyncio.sleep(0.05)
+            envelope, _ = inbox.messages[0]
+            assert envelope.rcpt_tos == [address]
+            code = code_from(message_from_bytes(envelope.content, policy=email_policy.default))  # type: ignore[arg-type]
+            assert (await client.post("/auth/verify-email", json={"token": code})).status_code == 200
+            assert not (tmp_path / "mail").exists()
+    finally:
+        server.stop()

@@ -1,0 +1,280 @@
+"""Profiles, erasure, admin endpoints, the admin CLI, signing keys, JWKS and token verification."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import jwt
+from conftest import PASSWORD, events_of, login, new_email, register, user_with_token
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from parla_identity import domain
+from parla_identity.domain import Identity
+from parla_identity.settings import IdentitySettings
+from parla_shared.testing import bearer
+
+
+async def test_me_answers_the_profile(client: Any) -> None:
+    user, headers = await user_with_token(client)
+    response = await client.get("/users/me", headers=headers)
+    assert response.status_code == 200
+    me = response.json()
+    assert set(me) == {
+        "id",
+        "email",
+        "name",
+        "avatar_url",
+        "is_email_verified",
+        "daily_xp_goal",
+        "timezone",
+        "roles",
+        "created_at",
+    }
+    assert (me["id"], me["daily_xp_goal"], me["timezone"]) == (user["id"], 20, "UTC")
+
+
+async def test_me_needs_a_token(client: Any) -> None:
+    response = await client.get("/users/me")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_patch_me_validates_and_publishes_the_changes(client: Any, db: asyncpg.Connection) -> None:
+    user, headers = await user_with_token(client)
+    for body, field in (
+        ({"timezone": "Nowhere/Land"}, "timezone"),
+        ({"daily_xp_goal": 40}, "daily_xp_goal"),
+        ({"avatar_url": "javascript:alert(1)"}, "avatar_url"),
+    ):
+        response = await client.patch("/users/me", json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert response.json()["errors"][0]["key"] == field
+    assert (await client.patch("/users/me", json={"email": "x@example.com"}, headers=headers)).status_code == 400
+
+    response = await client.patch(
+        "/users/me",
+        json={"timezone": "America/Mexico_City", "daily_xp_goal": 50, "name": "Ana María", "avatar_url": None},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    me = response.json()
+    assert (me["timezone"], me["daily_xp_goal"], me["name"]) == ("America/Mexico_City", 50, "Ana María")
+    [event] = await events_of(db, "parla.identity.user.updated", user["id"])
+    assert event["data"] == {
+        "user_id": user["id"],
+        "changes": {
+            "timezone": {"old": "UTC", "new": "America/Mexico_City"},
+            "daily_xp_goal": {"old": 20, "new": 50},
+            "name": {"old": "Ana", "new": "Ana María"},
+        },
+        "timezone": "America/Mexico_City",
+        "daily_xp_goal": 50,
+    }
+    assert event["actor_id"] == user["id"]
+    updated_at = await db.fetchval("SELECT updated_at > created_at FROM identity.users WHERE id = $1::uuid", user["id"])
+    assert updated_at is True
+
+
+async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Connection) -> None:
+    user, headers = await user_with_token(client)
+    response = await client.delete("/users/me", headers=headers)
+    assert response.status_code == 204
+    for table in ("users", "refresh_tokens", "user_tokens", "user_roles", "oauth_providers"):
+        column = "id" if table == "users" else "user_id"
+        query = f"SELECT count(*) FROM identity.{table} WHERE {column} = $1::uuid"  # noqa: S608 - fixed names
+        count = await db.fetchval(query, user["id"])
+        assert count == 0, table
+    [event] = await events_of(db, "parla.identity.user.deleted", user["id"])
+    assert event["data"] == {"user_id": user["id"], "deleted_by": user["id"], "reason": "self"}
+    assert (await client.get("/users/me", headers=headers)).status_code == 404
+    gone = await client.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert gone.status_code == 401
+
+
+async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str, str]]:
+    address = new_email("admin")
+    async with identity.keys._sessions()() as session, session.begin():
+        admin = await domain.create_admin(identity, session, address, PASSWORD, "Admin")
+        admin_id = str(admin.id)
+    pair = await login(client, address)
+    return admin_id, bearer(pair["access_token"])
+
+
+async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
+    client: Any, identity: Identity, db: asyncpg.Connection
+) -> None:
+    admin_id, admin = await _admin_headers(client, identity)
+    marker = uuid.uuid4().hex[:8]
+    users = [await register(client, f"find-{marker}-{n}@example.com") for n in range(3)]
+    _, learner = await user_with_token(client)
+
+    assert (await client.get("/admin/users", headers=learner)).status_code == 403
+    page = (await client.get(f"/admin/users?email=FIND-{marker}&limit=2", headers=admin)).json()
+    assert page["total"] == 3
+    assert len(page["items"]) == 2
+    rest = (await client.get(f"/admin/users?email=find-{marker}&limit=2&offset=2", headers=admin)).json()
+    assert {item["id"] for item in page["items"] + rest["items"]} == {user["id"] for user in users}
+    assert (await client.get("/admin/users?limit=0", headers=admin)).status_code == 400
+
+    target = users[0]["id"]
+    granted = await client.put(f"/admin/users/{target}/roles/admin", headers=admin)
+    assert granted.status_code == 200
+    assert granted.json()["roles"] == ["admin"]
+    [grant] = await events_of(db, "parla.identity.user.role_granted", target)
+    assert grant["data"] == {"user_id": target, "role": "admin", "old_roles": [], "new_roles": ["admin"]}
+    assert grant["actor_id"] == admin_id
+    token = await login(client, users[0]["email"])
+    assert jwt.decode(token["access_token"], options={"verify_signature": False})["roles"] == ["admin"]
+
+    revoked = await client.delete(f"/admin/users/{target}/roles/admin", headers=admin)
+    assert revoked.status_code == 200
+    assert revoked.json()["roles"] == []
+    [revoke] = await events_of(db, "parla.identity.user.role_revoked", target)
+    assert revoke["data"] == {"user_id": target, "role": "admin", "old_roles": ["admin"], "new_roles": []}
+    assert (await client.put(f"/admin/users/{target}/roles/root", headers=admin)).status_code == 404
+    assert (await client.delete(f"/admin/users/{admin_id}/roles/admin", headers=admin)).status_code == 409
+
+    deleted = await client.delete(f"/admin/users/{target}", headers=admin)
+    assert deleted.status_code == 204
+    [erasure] = await events_of(db, "parla.identity.user.deleted", target)
+    assert erasure["data"] == {"user_id": target, "deleted_by": admin_id, "reason": "admin"}
+    assert (await client.get(f"/admin/users/{target}", headers=admin)).status_code == 404
+    assert (await client.delete(f"/admin/users/{target}", headers=admin)).status_code == 404
+
+
+def test_cli_creates_an_admin_idempotently(settings: IdentitySettings, client: Any) -> None:
+    address = new_email("cli")
+    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
+    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address, "--password", PASSWORD]
+    for _ in range(2):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert address in done.stdout
+    weak = subprocess.run([*command[:-1], "weak"], env=env, capture_output=True, text=True, check=False)
+    assert weak.returncode != 0
+    assert "password must be" in weak.stderr
+
+
+async def test_cli_admin_can_log_in_with_admin_role(settings: IdentitySettings, client: Any) -> None:
+    address = new_email("cli")
+    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
+    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address, "--password", PASSWORD]
+    await asyncio.to_thread(subprocess.run, command, env=env, check=True, capture_output=True)
+    pair = await login(client, address)
+    me = (await client.get("/users/me", headers=bearer(pair["access_token"]))).json()
+    assert me["roles"] == ["admin"]
+    assert me["is_email_verified"] is True
+
+
+async def test_jwks_publishes_the_signing_key_and_tokens_name_it(client: Any, db: asyncpg.Connection) -> None:
+    _, headers = await user_with_token(client)
+    token = headers["Authorization"].split()[1]
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "EdDSA"
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    assert header["kid"] in {key["kid"] for key in jwks["keys"]}
+    assert all("d" not in key for key in jwks["keys"])  # never a private part
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert {"iss", "aud", "sub", "exp", "iat", "jti", "roles"} <= claims.keys()
+    assert (claims["iss"], claims["aud"]) == ("parla-identity", "parla")
+    sealed = await db.fetchval("SELECT private_key_encrypted FROM identity.signing_keys WHERE kid = $1", header["kid"])
+    assert sealed.startswith("v1.dev.")
+
+
+async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(client: Any, identity: Identity) -> None:
+    _, old_headers = await user_with_token(client)
+    old_kid = jwt.get_unverified_header(old_headers["Authorization"].split()[1])["kid"]
+    new_kid = await identity.keys.rotate()  # as another replica or `python -m parla_identity.cli rotate-signing-key`
+    assert new_kid != old_kid
+    # The service picks the new key up on its next reload and signs with it from then on.
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        _, new_headers = await user_with_token(client)
+        if jwt.get_unverified_header(new_headers["Authorization"].split()[1])["kid"] == new_kid:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the service never signed with the new key"
+        await asyncio.sleep(0.2)
+    jwks = {key["kid"] for key in (await client.get("/.well-known/jwks.json")).json()["keys"]}
+    assert {old_kid, new_kid} <= jwks
+    assert (await client.get("/users/me", headers=old_headers)).status_code == 200
+    assert (await client.get("/users/me", headers=new_headers)).status_code == 200
+
+
+def _claims(settings: IdentitySettings, **changes: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": uuid.uuid4().hex,
+        "roles": ["admin"],
+        **changes,
+    }
+
+
+async def test_bad_tokens_are_rejected(client: Any, identity: Identity, settings: IdentitySettings) -> None:
+    kid, key = await identity.keys.active_key()
+    now = datetime.now(UTC)
+    other_key = Ed25519PrivateKey.generate()
+    unsigned = jwt.encode(_claims(settings), key="", algorithm="none", headers={"kid": kid})
+    forged = jwt.encode(_claims(settings), other_key, algorithm="EdDSA", headers={"kid": kid})
+    expired = jwt.encode(
+        _claims(settings, iat=now - timedelta(hours=1), exp=now - timedelta(minutes=5)),
+        key,
+        algorithm="EdDSA",
+        headers={"kid": kid},
+    )
+    other_audience = jwt.encode(_claims(settings, aud="someone-else"), key, algorithm="EdDSA", headers={"kid": kid})
+    valid = jwt.encode(_claims(settings), key, algorithm="EdDSA", headers={"kid": kid})
+    for token in (unsigned, forged, expired, other_audience):
+        response = await client.get("/admin/users", headers=bearer(token))
+        assert response.status_code == 401, json.dumps(
+            jwt.decode(token, options={"verify_signature": False}), default=str
+        )
+    assert (await client.get("/admin/users", headers=bearer(valid))).status_code == 200
+
+
+async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettings, identity: Identity) -> None:
+    rotated = IdentitySettings.from_env(
+        {},
+        **{
+            **{field: getattr(settings, field) for field in settings.__struct_fields__},
+            "identity_secret_key": "a-brand-new-secret",
+            "identity_secret_key_id": "k2",
+            "identity_previous_secret_keys": f"{settings.identity_secret_key_id}={settings.identity_secret_key}",
+        },
+    )
+    new_identity = Identity.from_settings(rotated)
+    try:
+        async with new_identity.keys._sessions()() as session, session.begin():
+            assert await domain.reseal_secrets(new_identity, session) >= 1
+            sealed = (await session.execute(text("SELECT private_key_encrypted FROM identity.signing_keys"))).scalars()
+            assert all(value.startswith("v1.k2.") for value in sealed)
+            # Rolled back: the running service keeps its key, which this test must not take away.
+            await session.rollback()
+    finally:
+        await new_identity.keys.close()
+
+
+def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(settings: IdentitySettings, client: Any) -> None:
+    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "parla_identity.cli", "reseal-secrets"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("0 secrets now sealed with key dev")
