@@ -1,15 +1,23 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
 
+import asyncpg
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from parla_curriculum.app import create_app
+from parla_curriculum.cli import import_course_file
+from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
-from parla_shared.testing import JwksServer, TestEnvironment
+from parla_shared.service import plain_dsn
+from parla_shared.testing import JwksServer, TestEnvironment, bearer
+
+CHECKOUT = Path(__file__).resolve().parents[3]
+SHIPPED_COURSE = CHECKOUT / "content" / "courses" / "es-from-en" / "course.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -22,10 +30,67 @@ def settings(
     test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
 ) -> CurriculumSettings:
     data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(CurriculumSettings, data_dir, jwks_url=jwks_server.url)
+    return test_env.settings(
+        CurriculumSettings,
+        data_dir,
+        jwks_url=jwks_server.url,
+        public_url="http://parla.test",
+        # Every read checks the content revision: a change made by another connection (the CLI import
+        # fixtures) is seen at once. The interval itself is tested in test_content_cache.py.
+        content_revision_check_seconds=0.0,
+    )
 
 
 @pytest.fixture(scope="session")
-async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+async def shipped_course(settings: CurriculumSettings) -> ImportResult:
+    """The Spanish course, imported once per suite the way the seed does it."""
+    return await import_course_file(settings, SHIPPED_COURSE)
+
+
+@pytest.fixture(scope="session")
+def admin_headers(make_token: Callable[..., str]) -> dict[str, str]:
+    return bearer(make_token(uuid4(), ("admin",)))
+
+
+@pytest.fixture(scope="session")
+def learner_headers(make_token: Callable[..., str]) -> dict[str, str]:
+    return bearer(make_token(uuid4(), ()))
+
+
+@pytest.fixture
+def learner_id() -> UUID:
+    return uuid4()
+
+
+def walk(value: Any) -> Any:
+    """Every (key, value) pair in a JSON document, depth first."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+@pytest.fixture(scope="session")
+async def db(settings: CurriculumSettings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection as the service's role, to look at rows the API does not show."""
+    connection = await asyncpg.connect(plain_dsn(settings.database_url), server_settings={"search_path": "curriculum"})
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def exercise_ids(db: asyncpg.Connection, shipped_course: ImportResult) -> dict[str, UUID]:
+    """The shipped course's exercise ids by key."""
+    rows = await db.fetch("SELECT key, id FROM exercises WHERE course_id = $1", shipped_course.course_id)
+    return {row["key"]: row["id"] for row in rows}

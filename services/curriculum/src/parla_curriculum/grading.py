@@ -84,9 +84,7 @@ def _clean_char(char: str) -> str:
 def strip_accents(text: str) -> str:
     """Remove diacritics by NFD decomposition: á→a, ñ→n, ü→u."""
     decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize(
-        "NFC", "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-    )
+    return unicodedata.normalize("NFC", "".join(char for char in decomposed if unicodedata.category(char) != "Mn"))
 
 
 class _AcceptedAnswer(NamedTuple):
@@ -136,9 +134,7 @@ def grade_text(answer: str, correct_answer: str, alternatives: Sequence[str] = (
     return _wrong(correct_answer)
 
 
-def grade_choice(
-    chosen_option_id: str, correct_option_ids: Collection[str], correct_option_text: str
-) -> GradeResult:
+def grade_choice(chosen_option_id: str, correct_option_ids: Collection[str], correct_option_text: str) -> GradeResult:
     """Grade a multiple-choice answer; option ids are opaque and compared exactly."""
     if chosen_option_id in correct_option_ids:
         return GradeResult(correct=True, feedback="exact", correct_answer=correct_option_text, message=None)
@@ -208,11 +204,7 @@ def _count_word_typos(answer_word: str, accepted_word: str) -> int | None:
 
 def _changes_inflection(answer_word: str, accepted_word: str) -> bool:
     shared_length = next(
-        (
-            index
-            for index, (left, right) in enumerate(zip(answer_word, accepted_word, strict=False))
-            if left != right
-        ),
+        (index for index, (left, right) in enumerate(zip(answer_word, accepted_word, strict=False)) if left != right),
         min(len(answer_word), len(accepted_word)),
     )
     answer_ending = answer_word[shared_length:]
@@ -222,9 +214,7 @@ def _changes_inflection(answer_word: str, accepted_word: str) -> bool:
     # "glas" for "glass" or "coffe" for "coffee" only misses a doubled letter: a slip, not grammar.
     differing_letters = answer_ending + accepted_ending
     drops_doubled_letter = (
-        len(differing_letters) == 1
-        and shared_length > 0
-        and answer_word[shared_length - 1] == differing_letters
+        len(differing_letters) == 1 and shared_length > 0 and answer_word[shared_length - 1] == differing_letters
     )
     return not drops_doubled_letter
 
@@ -247,8 +237,6 @@ def _osa_distance(source: str, target: str) -> int:
                 and source_char == target[target_index - 2]
                 and source[source_index - 2] == target_char
             ):
-                current_row[target_index] = min(
-                    current_row[target_index], row_before_previous[target_index - 2] + 1
-                )
+                current_row[target_index] = min(current_row[target_index], row_before_previous[target_index - 2] + 1)
         row_before_previous, previous_row = previous_row, current_row
     return previous_row[-1]

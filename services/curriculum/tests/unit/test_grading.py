@@ -20,25 +20,17 @@ LEARNER_ANSWERS = [
     pytest.param("hola", "Hola", (), (True, "exact", "Hola"), id="lowercase"),
     pytest.param("HOLA", "Hola", (), (True, "exact", "Hola"), id="caps-lock"),
     pytest.param("  Buenos    días ", "Buenos días", (), (True, "exact", "Buenos días"), id="extra-spaces"),
-    pytest.param(
-        "Cómo estás", "¿Cómo estás?", (), (True, "exact", "¿Cómo estás?"), id="missing-question-marks"
-    ),
-    pytest.param(
-        "hola ana", "¡Hola, Ana!", (), (True, "exact", "¡Hola, Ana!"), id="missing-exclamation-and-comma"
-    ),
+    pytest.param("Cómo estás", "¿Cómo estás?", (), (True, "exact", "¿Cómo estás?"), id="missing-question-marks"),
+    pytest.param("hola ana", "¡Hola, Ana!", (), (True, "exact", "¡Hola, Ana!"), id="missing-exclamation-and-comma"),
     pytest.param("Hola,Ana", "¡Hola, Ana!", (), (True, "exact", "¡Hola, Ana!"), id="no-space-after-comma"),
     pytest.param("Está bien...", "Está bien.", (), (True, "exact", "Está bien."), id="ellipsis"),
     pytest.param("«Hola»", "Hola", (), (True, "exact", "Hola"), id="guillemets"),
-    pytest.param(
-        "esta\N{COMBINING ACUTE ACCENT}", "está", (), (True, "exact", "está"), id="decomposed-accent"
-    ),
+    pytest.param("esta\N{COMBINING ACUTE ACCENT}", "está", (), (True, "exact", "está"), id="decomposed-accent"),
     # English -> Spanish: accents missing or wrong.
     pytest.param("esta", "está", (), (True, "accent", "está"), id="missing-accent"),
     pytest.param("senor", "señor", (), (True, "accent", "señor"), id="n-for-enye"),
     pytest.param("adios", "¡Adiós!", (), (True, "accent", "¡Adiós!"), id="adios"),
-    pytest.param(
-        "Como estas", "¿Cómo estás?", (), (True, "accent", "¿Cómo estás?"), id="no-accents-no-marks"
-    ),
+    pytest.param("Como estas", "¿Cómo estás?", (), (True, "accent", "¿Cómo estás?"), id="no-accents-no-marks"),
     pytest.param("Buenos dias", "Buenos días", (), (True, "accent", "Buenos días"), id="dias"),
     pytest.param("el nino", "El niño", (), (True, "accent", "El niño"), id="nino"),
     pytest.param("pinguino", "pingüino", (), (True, "accent", "pingüino"), id="missing-dieresis"),
@@ -54,9 +46,7 @@ LEARNER_ANSWERS = [
     pytest.param("Buenas nochez", "Buenas noches", (), (True, "typo", "Buenas noches"), id="z-for-s"),
     pytest.param("buenosdias", "Buenos días", (), (True, "typo", "Buenos días"), id="missing-space"),
     pytest.param("Por fa vor", "Por favor", (), (True, "typo", "Por favor"), id="extra-space"),
-    pytest.param(
-        "grasias senor", "Gracias, señor.", (), (True, "typo", "Gracias, señor."), id="typo-and-accent"
-    ),
+    pytest.param("grasias senor", "Gracias, señor.", (), (True, "typo", "Gracias, señor."), id="typo-and-accent"),
     pytest.param(
         "Qiero una taza de cafe con lece",
         "Quiero una taza de café con leche.",
@@ -82,15 +72,9 @@ LEARNER_ANSWERS = [
     pytest.param("Grasiaz", "Gracias", (), (False, "wrong", "Gracias"), id="two-typos-short-answer"),
     pytest.param("el casa", "la casa", (), (False, "wrong", "la casa"), id="el-for-la"),
     pytest.param("Voy el parque", "Voy al parque", (), (False, "wrong", "Voy al parque"), id="el-for-al"),
-    pytest.param(
-        "Quiero un manzana", "Quiero una manzana", (), (False, "wrong", "Quiero una manzana"), id="un-una"
-    ),
-    pytest.param(
-        "Yo soy cansado", "Yo estoy cansado", (), (False, "wrong", "Yo estoy cansado"), id="soy-for-estoy"
-    ),
-    pytest.param(
-        "Estoy de México", "Soy de México", (), (False, "wrong", "Soy de México"), id="estoy-for-soy"
-    ),
+    pytest.param("Quiero un manzana", "Quiero una manzana", (), (False, "wrong", "Quiero una manzana"), id="un-una"),
+    pytest.param("Yo soy cansado", "Yo estoy cansado", (), (False, "wrong", "Yo estoy cansado"), id="soy-for-estoy"),
+    pytest.param("Estoy de México", "Soy de México", (), (False, "wrong", "Soy de México"), id="estoy-for-soy"),
     pytest.param("Yo soy", "Yo soy Ana", (), (False, "wrong", "Yo soy Ana"), id="missing-word"),
     pytest.param("Yo soy Ana María", "Yo soy Ana", (), (False, "wrong", "Yo soy Ana"), id="extra-word"),
     pytest.param(
@@ -102,12 +86,8 @@ LEARNER_ANSWERS = [
     ),
     pytest.param("Buenas dias", "Buenos días", (), (False, "wrong", "Buenos días"), id="wrong-gender"),
     pytest.param("Buenos dia", "Buenos días", (), (False, "wrong", "Buenos días"), id="wrong-number"),
-    pytest.param(
-        "Yo habla español", "Yo hablo español", (), (False, "wrong", "Yo hablo español"), id="wrong-person"
-    ),
-    pytest.param(
-        "Ellos habla inglés", "Ellos hablan inglés", (), (False, "wrong", "Ellos hablan inglés"), id="plural"
-    ),
+    pytest.param("Yo habla español", "Yo hablo español", (), (False, "wrong", "Yo hablo español"), id="wrong-person"),
+    pytest.param("Ellos habla inglés", "Ellos hablan inglés", (), (False, "wrong", "Ellos hablan inglés"), id="plural"),
     pytest.param("Hello", "Hola", (), (False, "wrong", "Hola"), id="answered-in-english"),
     pytest.param("Ya", "Yo", (), (False, "wrong", "Yo"), id="short-word-typo"),
     # Spanish -> English.
@@ -122,12 +102,8 @@ LEARNER_ANSWERS = [
     pytest.param("thank you", "Thank you!", (), (True, "exact", "Thank you!"), id="thank-you"),
     pytest.param("Thnak you", "Thank you", (), (True, "typo", "Thank you"), id="thnak"),
     pytest.param("Good mornig", "Good morning", (), (True, "typo", "Good morning"), id="mornig"),
-    pytest.param(
-        "I like coffe", "I like coffee", (), (True, "typo", "I like coffee"), id="missed-double-letter"
-    ),
-    pytest.param(
-        "I am tried", "I am tired", (), (True, "typo", "I am tired"), id="transposition-into-a-word"
-    ),
+    pytest.param("I like coffe", "I like coffee", (), (True, "typo", "I like coffee"), id="missed-double-letter"),
+    pytest.param("I am tried", "I am tired", (), (True, "typo", "I am tired"), id="transposition-into-a-word"),
     pytest.param(
         "I woud like a glas of water please",
         "I would like a glass of water, please.",
@@ -135,9 +111,7 @@ LEARNER_ANSWERS = [
         (True, "typo", "I would like a glass of water, please."),
         id="long-english-two-typos",
     ),
-    pytest.param(
-        "I have two dog", "I have two dogs", (), (False, "wrong", "I have two dogs"), id="missing-plural"
-    ),
+    pytest.param("I have two dog", "I have two dogs", (), (False, "wrong", "I have two dogs"), id="missing-plural"),
     pytest.param(
         "The women drinks water",
         "The woman drinks water",
@@ -145,9 +119,7 @@ LEARNER_ANSWERS = [
         (False, "wrong", "The woman drinks water"),
         id="woman-women",
     ),
-    pytest.param(
-        "She eat apples", "She eats apples", (), (False, "wrong", "She eats apples"), id="third-person-s"
-    ),
+    pytest.param("She eat apples", "She eats apples", (), (False, "wrong", "She eats apples"), id="third-person-s"),
     pytest.param("I am", "I am tired", (), (False, "wrong", "I am tired"), id="english-missing-word"),
     # Alternatives.
     pytest.param(
@@ -158,16 +130,10 @@ LEARNER_ANSWERS = [
         id="alternative-exact",
     ),
     pytest.param("Soy Ana", "Yo soy Ana", ("Soy Ana",), (True, "exact", "Yo soy Ana"), id="dropped-pronoun"),
-    pytest.param(
-        "que tal", "¿Cómo estás?", ("¿Qué tal?",), (True, "accent", "¿Qué tal?"), id="alternative-accent"
-    ),
-    pytest.param(
-        "Hasta lugo", "Adiós", ("Hasta luego",), (True, "typo", "Hasta luego"), id="alternative-typo"
-    ),
+    pytest.param("que tal", "¿Cómo estás?", ("¿Qué tal?",), (True, "accent", "¿Qué tal?"), id="alternative-accent"),
+    pytest.param("Hasta lugo", "Adiós", ("Hasta luego",), (True, "typo", "Hasta luego"), id="alternative-typo"),
     pytest.param("Im tird", "I am tired", ("I'm tired",), (True, "typo", "I'm tired"), id="contraction-typo"),
-    pytest.param(
-        "I are tired", "I am tired", ("I'm tired",), (False, "wrong", "I am tired"), id="alternative-wrong"
-    ),
+    pytest.param("I are tired", "I am tired", ("I'm tired",), (False, "wrong", "I am tired"), id="alternative-wrong"),
     # Nothing to grade.
     pytest.param("", "Hola", (), (False, "wrong", "Hola"), id="empty"),
     pytest.param("   ", "Hola", (), (False, "wrong", "Hola"), id="whitespace-only"),
@@ -206,16 +172,12 @@ def test_grade_text_learner_answers(
         ),
         pytest.param(
             "etsá",
-            GradeResult(
-                correct=True, feedback="typo", correct_answer="está", message='You have a typo: "está".'
-            ),
+            GradeResult(correct=True, feedback="typo", correct_answer="está", message='You have a typo: "está".'),
             id="typo",
         ),
         pytest.param(
             "es",
-            GradeResult(
-                correct=False, feedback="wrong", correct_answer="está", message='Correct solution: "está".'
-            ),
+            GradeResult(correct=False, feedback="wrong", correct_answer="está", message='Correct solution: "está".'),
             id="wrong",
         ),
     ],
@@ -240,9 +202,7 @@ def test_message_does_not_repeat_the_answers_full_stop() -> None:
         pytest.param("", {"b"}, (False, "wrong", "el perro"), id="nothing-chosen"),
     ],
 )
-def test_grade_choice(
-    chosen_option_id: str, correct_option_ids: set[str] | list[str], expected: Expected
-) -> None:
+def test_grade_choice(chosen_option_id: str, correct_option_ids: set[str] | list[str], expected: Expected) -> None:
     result = grade_choice(chosen_option_id, correct_option_ids, "el perro")
 
     assert (result.correct, result.feedback, result.correct_answer) == expected

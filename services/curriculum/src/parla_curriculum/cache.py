@@ -1,0 +1,93 @@
+"""Encoded public payloads cached per content revision, with their ETags.
+
+Every change to a content table bumps ``curriculum.content_revision`` (a statement trigger, migration
+0002), whichever process made it (this service, the import CLI, the seed). A read costs one primary-key
+lookup of the revision, at most every ``revision_check_seconds`` (so a hot lesson costs no database round
+trip at all); when it moved, the cache is emptied and payloads are built again. A write made by this process
+calls ``invalidate()`` so its own next read checks at once; a write made elsewhere (another replica, the CLI)
+is seen within ``revision_check_seconds`` — well inside the ``max-age`` clients may cache for anyway. The
+revision is read before the payload, so a payload can only be newer than the revision it is filed under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CACHE_CONTROL = "public, max-age=60"
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    body: bytes
+    etag: str
+
+
+class ContentCache:
+    def __init__(self, max_entries: int = 4096, revision_check_seconds: float = 1.0) -> None:
+        self._max_entries = max_entries
+        self._revision_check_seconds = revision_check_seconds
+        self._revision: int | None = None
+        self._checked_at = float("-inf")
+        self._entries: dict[Hashable, CachedBody | None] = {}
+
+    def invalidate(self) -> None:
+        """This process changed content: check the revision on the next read."""
+        self._checked_at = float("-inf")
+
+    def clear(self) -> None:
+        """Forget every payload (e.g. the media backend, hence every audio URL, changed)."""
+        self._entries.clear()
+        self.invalidate()
+
+    async def get(
+        self,
+        session: AsyncSession,
+        key: Hashable,
+        build: Callable[[AsyncSession], Awaitable[Any]],
+    ) -> CachedBody | None:
+        """The cached body for ``key``; ``build`` returns the payload, or None when it does not exist."""
+        now = time.monotonic()
+        if now - self._checked_at >= self._revision_check_seconds:
+            query = text("SELECT revision FROM content_revision WHERE id = 1")
+            revision = (await session.execute(query)).scalar_one()
+            self._checked_at = now
+            if revision != self._revision:
+                self._entries.clear()
+                self._revision = revision
+        if key in self._entries:
+            return self._entries[key]
+        payload = await build(session)
+        entry = None if payload is None else encode(payload)
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = entry
+        return entry
+
+
+def encode(payload: Any) -> CachedBody:
+    body = msgspec.json.encode(payload)
+    return CachedBody(body=body, etag=f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = [candidate.strip() for candidate in if_none_match.split(",")]
+    return any(candidate in ("*", etag) or candidate.removeprefix("W/") == etag for candidate in candidates)
+
+
+def cached_response(request: Request[Any, Any, Any], cached: CachedBody) -> Response[bytes]:
+    """200 with the body, or 304 when the client already holds this version (``If-None-Match``)."""
+    headers = {"ETag": cached.etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), cached.etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=cached.body, media_type="application/json", headers=headers)

@@ -1,0 +1,42 @@
+"""Service-to-service endpoints: never routed by the gateway; callers forward a valid access token."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parla_curriculum.checking import ExerciseNotFoundError, check_answer
+from parla_curriculum.schemas import AnswerCheck, CheckResult
+from parla_shared.auth import Principal
+from parla_shared.problems import Problem, problem_responses
+
+
+class InternalController(Controller):
+    path = "/internal"
+    tags = ["internal"]
+    include_in_schema = True
+
+    @post(
+        "/exercises/{exercise_id:uuid}/check",
+        status_code=200,
+        summary="Grade an answer (for progress): the typed text, or the chosen option's id",
+        security=[{"BearerToken": []}],
+        responses=problem_responses(400, 401, 404),
+    )
+    async def check(
+        self, db_session: AsyncSession, principal: Principal, exercise_id: UUID, data: AnswerCheck
+    ) -> CheckResult:
+        del principal  # required: only authenticated callers may grade
+        try:
+            result = await check_answer(db_session, exercise_id, data.answer)
+        except ExerciseNotFoundError:
+            raise Problem(404, "Exercise not found", f"No exercise has the id {exercise_id}.") from None
+        return CheckResult(
+            exercise_id=exercise_id,
+            correct=result.correct,
+            feedback=result.feedback,
+            correct_answer=result.correct_answer,
+            message=result.message,
+        )

@@ -1,0 +1,85 @@
+"""The per-revision payload cache: rebuilt after a content change, checked at most every interval."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parla_curriculum.cache import ContentCache, etag_matches
+from parla_curriculum.cli import engine_for
+from parla_curriculum.settings import CurriculumSettings
+
+
+@pytest.fixture
+async def session(settings: CurriculumSettings) -> AsyncIterator[AsyncSession]:
+    engine = engine_for(settings)
+    async with AsyncSession(engine) as db_session:
+        yield db_session
+    await engine.dispose()
+
+
+class Builder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, _session: AsyncSession) -> dict[str, int]:
+        self.calls += 1
+        return {"version": self.calls}
+
+
+async def bump(db: asyncpg.Connection) -> None:
+    await db.execute("UPDATE content_revision SET revision = revision + 1")
+
+
+async def test_payloads_are_rebuilt_when_the_revision_moves(session: AsyncSession, db: asyncpg.Connection) -> None:
+    cache, build = ContentCache(revision_check_seconds=0.0), Builder()
+    first = await cache.get(session, "key", build)
+    assert first is not None
+    assert first.body == b'{"version":1}'
+    assert await cache.get(session, "key", build) == first
+    assert build.calls == 1
+    await session.commit()  # a new transaction sees the other connection's change
+    await bump(db)
+    second = await cache.get(session, "key", build)
+    assert second is not None
+    assert second.body == b'{"version":2}'
+    assert second.etag != first.etag
+
+
+async def test_the_revision_is_checked_at_most_every_interval_unless_invalidated(
+    session: AsyncSession, db: asyncpg.Connection
+) -> None:
+    cache, build = ContentCache(revision_check_seconds=3600.0), Builder()
+    await cache.get(session, "key", build)
+    await session.commit()
+    await bump(db)
+    assert build.calls == 1
+    await cache.get(session, "key", build)
+    assert build.calls == 1, "checked the revision inside the interval"
+    cache.invalidate()
+    await cache.get(session, "key", build)
+    assert build.calls == 2
+
+
+async def test_missing_payloads_are_cached_as_missing(session: AsyncSession) -> None:
+    cache, calls = ContentCache(revision_check_seconds=3600.0), []
+
+    async def nothing(_session: AsyncSession) -> None:
+        calls.append(1)
+
+    assert await cache.get(session, "gone", nothing) is None
+    assert await cache.get(session, "gone", nothing) is None
+    assert len(calls) == 1
+
+
+def test_if_none_match_forms() -> None:
+    etag = '"abc"'
+    assert etag_matches('"abc"', etag)
+    assert etag_matches('W/"abc"', etag)
+    assert etag_matches('"x", "abc"', etag)
+    assert etag_matches("*", etag)
+    assert not etag_matches('"abcd"', etag)
+    assert not etag_matches(None, etag)
