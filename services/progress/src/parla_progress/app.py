@@ -3,17 +3,43 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.di import Provide
 
-from parla_shared.service import ServiceDefinition, build_service_app
+from parla_progress.clock import Clock, SystemClock
+from parla_progress.consumers import IDENTITY_SUBSCRIPTION
+from parla_progress.controllers.progress import ProgressController
+from parla_progress.curriculum import CurriculumClient
+from parla_progress.dependencies import provide_progress
 from parla_progress.settings import ProgressSettings
+from parla_shared.service import ServiceDefinition, build_service_app
 
 
-def create_app(settings: ProgressSettings | None = None) -> Litestar:
+def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or ProgressSettings.from_env()
-    return build_service_app(
+    curriculum = CurriculumClient(
+        settings.curriculum_url,
+        timeout=settings.curriculum_timeout_seconds,
+        cache_seconds=settings.curriculum_cache_seconds,
+    )
+    app = build_service_app(
         ServiceDefinition(
             settings=settings,
             description="Enrolments, lesson sessions, hearts, XP, daily goals, streaks and achievements.",
-            route_handlers=[],
+            route_handlers=[ProgressController],
+            subscriptions=[IDENTITY_SUBSCRIPTION],
+            dependencies={
+                "progress": Provide(provide_progress, sync_to_thread=False),
+            },
+            state={"clock": clock or SystemClock(), "curriculum": curriculum},
         )
     )
+
+    async def start_curriculum() -> None:
+        await curriculum.start()
+
+    async def close_curriculum() -> None:
+        await curriculum.close()
+
+    app.on_startup.append(start_curriculum)
+    app.on_shutdown.append(close_curriculum)
+    return app

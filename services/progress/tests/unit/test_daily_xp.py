@@ -40,7 +40,5 @@ def test_a_naive_instant_is_refused_rather_than_read_as_server_time() -> None:
         (50, 50, True),
     ],
 )
-def test_the_daily_goal_is_met_once_the_days_xp_reaches_it(
-    xp_earned: int, daily_goal: DailyXpGoal, met: bool
-) -> None:
+def test_the_daily_goal_is_met_once_the_days_xp_reaches_it(xp_earned: int, daily_goal: DailyXpGoal, met: bool) -> None:
     assert daily_goal_met(xp_earned, daily_goal) is met

@@ -24,9 +24,7 @@ from uuid import UUID
 
 import msgspec
 
-AchievementConditionType = Literal[
-    "lesson_count", "streak_days", "perfect_lessons", "xp_total", "skills_completed"
-]
+AchievementConditionType = Literal["lesson_count", "streak_days", "perfect_lessons", "xp_total", "skills_completed"]
 
 
 class AchievementDefinition(msgspec.Struct, frozen=True):

@@ -93,9 +93,7 @@ def materialise(
     return regenerated_state, [change]
 
 
-def hearts_at(
-    state: HeartsState, now: datetime, *, interval: timedelta = HEART_REGENERATION_INTERVAL
-) -> HeartsView:
+def hearts_at(state: HeartsState, now: datetime, *, interval: timedelta = HEART_REGENERATION_INTERVAL) -> HeartsView:
     """The hearts at ``now``, and when the next one comes back (``None`` when full)."""
     current, _ = materialise(state, now, interval=interval)
     anchor = current.hearts_refill_anchor
@@ -145,8 +143,6 @@ def gain_heart(
         hearts_refill_anchor=None if hearts == MAX_HEARTS else current.hearts_refill_anchor,
     )
     changes.append(
-        HeartsChange(
-            action="gained", hearts_before=current.hearts, hearts_after=hearts, reason=reason, at=now
-        )
+        HeartsChange(action="gained", hearts_before=current.hearts, hearts_after=hearts, reason=reason, at=now)
     )
     return gained, changes

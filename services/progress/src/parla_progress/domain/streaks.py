@@ -5,7 +5,7 @@ followed over the PRD's note that streaks follow daily goals). Days are calendar
 learner's own timezone at the moment of the activity (``daily_xp.local_date_for``).
 
 State: ``current_streak``, ``longest_streak``, ``last_active_local_date`` (the latest local date
-counted, ``last`` below) and ``survives_until`` (an instant, see the rule).
+counted, ``last`` below) and ``streak_survives_until`` (an instant, ``until`` below).
 
 The rule
 --------
@@ -14,9 +14,9 @@ An activity at instant ``now`` while the learner's timezone is ``tz`` falls on t
 has not ended for the learner, that is when either
 
   (a) ``d <= last + 1 day``: by the calendar of the current timezone, or
-  (b) ``now < survives_until``: by the calendar of a timezone the learner was active in since
-      ``last`` was counted. ``survives_until`` is the latest end, over those timezones, of the
-      local day after ``last`` (the start of ``last + 2 days`` there).
+  (b) ``now < until``: by the calendar of a timezone the learner was active in since ``last``
+      was counted. ``until`` is the latest end, over those timezones, of the local day after
+      ``last`` (the start of ``last + 2 days`` there).
 
 An activity then changes the state as follows:
 
@@ -27,9 +27,9 @@ An activity then changes the state as follows:
 3. ``d <= last``: the date is already counted (``d < last`` right after moving west), so the
    count is unchanged.
 
-``longest_streak`` becomes ``max(longest_streak, current_streak)``. ``survives_until`` becomes the
-end of the day after ``last`` in ``tz`` after 1 and 2, and the later of that and its old value
-after 3. The streak shown at ``now`` (``streak_at``) is ``current_streak`` while alive, else 0.
+``longest_streak`` becomes ``max(longest_streak, current_streak)``. ``until`` becomes the end of
+the day after ``last`` in ``tz`` after 1 and 2, and the later of that and its old value after 3.
+The streak shown at ``now`` (``streak_at``) is ``current_streak`` while alive, else 0.
 
 Consequences
 ------------
@@ -41,16 +41,16 @@ Consequences
   timezone move is not known, only the timezones of activities, so the learner gets the
   benefit of the doubt: the streak breaks only once the day after ``last`` is over both in the
   current timezone and in every timezone they were active in since ``last`` was counted.
-- The date-only rule on ``(current_streak, longest_streak, last_active_local_date)`` cannot tell a
-  day the learner skipped from a day the date line skipped; ``survives_until`` is what can.
+- The date-only rule on ``(current_streak, longest_streak, last_active_local_date)`` cannot tell
+  a day the learner skipped from a day the date line skipped; ``until`` is what can.
 
 Examples (January 2024; Pago Pago is UTC-11, Kiritimati UTC+14, 25 hours apart)
 ------------------------------------------------------------------------------
 East across the date line. Streak 5 after practising in Pago Pago on Mon 1 Jan at 23:00
-(2 Jan 10:00 UTC): ``last`` = 1 Jan and ``survives_until`` = 3 Jan 00:00 in Pago Pago = 3 Jan
-11:00 UTC. The learner flies to Kiritimati and practises there on Wed 3 Jan at 09:00 (2 Jan
-19:00 UTC). By Kiritimati's calendar 2 Jan went by without practice, but the learner never
-lived 2 Jan; 19:00 UTC is before ``survives_until``, so the streak becomes 6 with ``last`` = 3 Jan.
+(2 Jan 10:00 UTC): ``last`` = 1 Jan and ``until`` = 3 Jan 00:00 in Pago Pago = 3 Jan 11:00 UTC.
+The learner flies to Kiritimati and practises there on Wed 3 Jan at 09:00 (2 Jan 19:00 UTC).
+By Kiritimati's calendar 2 Jan went by without practice, but the learner never lived 2 Jan;
+19:00 UTC on 2 Jan is before ``until``, so the streak becomes 6 with ``last`` = 3 Jan.
 
 West across the date line. The learner flies back and practises in Pago Pago on Tue 2 Jan at
 20:00 (3 Jan 07:00 UTC): 2 Jan < ``last``, the streak stays 6. On Wed 3 Jan at 10:00 there
@@ -75,14 +75,14 @@ _ONE_DAY = timedelta(days=1)
 class StreakState(msgspec.Struct, frozen=True):
     """The streak as stored; no activity yet by default.
 
-    ``survives_until`` is None before the first activity; a state without it is judged by the
+    ``streak_survives_until`` is None before the first activity; a state without it is judged by the
     current timezone's calendar alone.
     """
 
     current_streak: int = 0
     longest_streak: int = 0
     last_active_local_date: date | None = None
-    survives_until: datetime | None = None
+    streak_survives_until: datetime | None = None
 
 
 def record_activity(state: StreakState, now: datetime, tz: ZoneInfo) -> StreakState:
@@ -96,18 +96,16 @@ def record_activity(state: StreakState, now: datetime, tz: ZoneInfo) -> StreakSt
     else:
         # Already counted; this timezone's calendar may still keep the streak alive longer.
         day_after_ends_at = _end_of_day_after(last, tz)
-        survives_until = state.survives_until
+        previous = state.streak_survives_until
         return msgspec.structs.replace(
             state,
-            survives_until=(
-                day_after_ends_at if survives_until is None else max(survives_until, day_after_ends_at)
-            ),
+            streak_survives_until=day_after_ends_at if previous is None else max(previous, day_after_ends_at),
         )
     return StreakState(
         current_streak=current,
         longest_streak=max(state.longest_streak, current),
         last_active_local_date=today,
-        survives_until=_end_of_day_after(today, tz),
+        streak_survives_until=_end_of_day_after(today, tz),
     )
 
 
@@ -120,7 +118,8 @@ def streak_at(state: StreakState, now: datetime, tz: ZoneInfo) -> int:
 
 
 def _is_alive(state: StreakState, last: date, today: date, now: datetime) -> bool:
-    return today <= last + _ONE_DAY or (state.survives_until is not None and now < state.survives_until)
+    survives_until = state.streak_survives_until
+    return today <= last + _ONE_DAY or (survives_until is not None and now < survives_until)
 
 
 def _end_of_day_after(day: date, tz: ZoneInfo) -> datetime:

@@ -41,11 +41,7 @@ def newly_unlocked(
     """
     before = lesson_statuses(lessons, completed_ids, in_progress_ids)
     after = lesson_statuses(lessons, completed_ids | {completed_lesson_id}, in_progress_ids)
-    return [
-        lesson_id
-        for lesson_id, status in before.items()
-        if status == "locked" and after[lesson_id] == "available"
-    ]
+    return [lesson_id for lesson_id, status in before.items() if status == "locked" and after[lesson_id] == "available"]
 
 
 def _status(

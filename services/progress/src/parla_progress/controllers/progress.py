@@ -1,0 +1,128 @@
+"""Enrolments, the learner's state, course progress, sessions, answers, completion and achievements."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from parla_progress.schemas import (
+    AnswerCreate,
+    AnswerRead,
+    CompletionRead,
+    CourseProgressRead,
+    DailyXpRead,
+    EarnedAchievementRead,
+    EnrollmentCreate,
+    EnrollmentRead,
+    MeRead,
+    PracticeCreate,
+    SessionRead,
+)
+from parla_progress.services import ProgressService
+from parla_shared.auth import requires_user
+from parla_shared.problems import Problem, problem_responses
+
+_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+
+class ProgressController(Controller):
+    path = ""
+    tags = ["progress"]
+    guards = [requires_user]
+    security = _SECURITY
+
+    @post(
+        "/enrollments",
+        summary="Enrol in a course (201), or find the enrolment already there (200)",
+        status_code=201,
+        responses=problem_responses(400, 401, 404, 503),
+    )
+    async def enrol(
+        self, data: JSONBody[EnrollmentCreate], progress: NamedDependency[ProgressService]
+    ) -> Response[EnrollmentRead]:
+        enrolment, created = await progress.enrol(data.course_id)
+        return Response(enrolment, status_code=201 if created else 200)
+
+    @get("/enrollments", summary="The learner's enrolments, oldest first", responses=problem_responses(401))
+    async def enrolments(self, progress: NamedDependency[ProgressService]) -> list[EnrollmentRead]:
+        return await progress.enrolments()
+
+    @get("/me", summary="Hearts, XP, streak and today's goal", responses=problem_responses(401))
+    async def me(self, progress: NamedDependency[ProgressService]) -> MeRead:
+        return await progress.me()
+
+    @get(
+        "/me/achievements",
+        summary="The achievements the learner has earned",
+        responses=problem_responses(401),
+    )
+    async def my_achievements(self, progress: NamedDependency[ProgressService]) -> list[EarnedAchievementRead]:
+        return await progress.achievements()
+
+    @get(
+        "/me/daily-xp",
+        summary="XP per local day over the last `days` days, oldest first",
+        responses=problem_responses(400, 401),
+    )
+    async def my_daily_xp(
+        self, progress: NamedDependency[ProgressService], days: Annotated[int, Parameter(ge=1, le=366)] = 7
+    ) -> list[DailyXpRead]:
+        return await progress.daily_xp(days)
+
+    @get(
+        "/courses/{course_id:uuid}",
+        summary="Each lesson's status, best score and completion count",
+        responses=problem_responses(401, 404, 503),
+    )
+    async def course(self, course_id: UUID, progress: NamedDependency[ProgressService]) -> CourseProgressRead:
+        return await progress.course_progress(course_id)
+
+    @post(
+        "/lessons/{lesson_id:uuid}/sessions",
+        summary="Start a lesson session (409 when locked, 403 without hearts)",
+        status_code=201,
+        responses=problem_responses(401, 403, 404, 409, 503),
+    )
+    async def start_lesson(self, lesson_id: UUID, progress: NamedDependency[ProgressService]) -> SessionRead:
+        return await progress.start_lesson(lesson_id)
+
+    @post(
+        "/practice-sessions",
+        summary="Practise the learner's weakest exercises of a course; allowed without hearts, gives one back",
+        status_code=201,
+        responses=problem_responses(400, 401, 404, 409, 503),
+    )
+    async def start_practice(
+        self, data: JSONBody[PracticeCreate], progress: NamedDependency[ProgressService]
+    ) -> SessionRead:
+        return await progress.start_practice(data.course_id)
+
+    @post(
+        "/sessions/{session_id:uuid}/answers",
+        summary="Answer an exercise of the session; graded by curriculum; idempotent under Idempotency-Key",
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 404, 409, 503),
+    )
+    async def answer(
+        self,
+        session_id: UUID,
+        data: JSONBody[AnswerCreate],
+        progress: NamedDependency[ProgressService],
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
+    ) -> AnswerRead:
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            raise Problem(400, "Bad Idempotency-Key", "the Idempotency-Key header must be 1 to 255 characters")
+        return await progress.answer(session_id, data, idempotency_key)
+
+    @post(
+        "/sessions/{session_id:uuid}/complete",
+        summary="Complete the session: score, XP, streak, achievements, unlocking; a second call awards nothing",
+        status_code=200,
+        responses=problem_responses(401, 404, 409, 503),
+    )
+    async def complete(self, session_id: UUID, progress: NamedDependency[ProgressService]) -> CompletionRead:
+        return await progress.complete(session_id)

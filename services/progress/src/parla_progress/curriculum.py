@@ -1,0 +1,205 @@
+"""Curriculum over HTTP: course trees and lessons (cached, revalidated by ETag) and answer grading.
+
+One ``httpx.AsyncClient`` per app (connection pooling), with timeouts; idempotent GETs are retried
+on connection errors and 5xx answers, the grading POST only when the request never reached the server.
+The learner's own access token is forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+import httpx
+import msgspec
+import structlog
+
+from parla_shared.problems import Problem
+
+_log = structlog.get_logger("parla.progress.curriculum")
+_RETRIES = 3
+
+
+class TreeLesson(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    xp_reward: int = 20
+    prerequisite_ids: list[UUID] = msgspec.field(default_factory=list)
+
+
+class TreeUnit(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    lessons: list[TreeLesson] = msgspec.field(default_factory=list)
+
+
+class TreeSection(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    units: list[TreeUnit] = msgspec.field(default_factory=list)
+
+
+class CourseTree(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    sections: list[TreeSection] = msgspec.field(default_factory=list)
+
+    def units(self) -> Iterator[TreeUnit]:
+        for section in self.sections:
+            yield from section.units
+
+    def lessons(self) -> Iterator[TreeLesson]:
+        for unit in self.units():
+            yield from unit.lessons
+
+    def lesson(self, lesson_id: UUID) -> TreeLesson | None:
+        return next((lesson for lesson in self.lessons() if lesson.id == lesson_id), None)
+
+    def prerequisites(self) -> list[tuple[UUID, list[UUID]]]:
+        return [(lesson.id, lesson.prerequisite_ids) for lesson in self.lessons()]
+
+    def skills(self) -> list[list[UUID]]:
+        """Each unit (a skill) as the ids of its lessons."""
+        return [[lesson.id for lesson in unit.lessons] for unit in self.units()]
+
+
+class LessonExercise(msgspec.Struct, frozen=True):
+    id: UUID
+
+
+class LessonContent(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    course_id: UUID | None = None
+    exercises: list[LessonExercise] = msgspec.field(default_factory=list)
+
+
+class Grade(msgspec.Struct, frozen=True):
+    exercise_id: UUID
+    correct: bool
+    feedback: Literal["exact", "accent", "typo", "wrong"] | str
+    correct_answer: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class _Cached:
+    etag: str | None
+    body: bytes
+    fetched_at: float
+
+
+class CurriculumClient:
+    def __init__(self, base_url: str, *, timeout: float = 5.0, cache_seconds: float = 30.0) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._cache_seconds = cache_seconds
+        self._client: httpx.AsyncClient | None = None
+        self._cache: dict[str, _Cached] = {}
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 2.0)),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=30),
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the curriculum client is not started")
+        return self._client
+
+    async def course_tree(self, course_id: UUID, token: str) -> CourseTree:
+        body = await self._get_cached(f"/courses/{course_id}", token, what="Course")
+        return msgspec.json.decode(body, type=CourseTree)
+
+    async def lesson(self, lesson_id: UUID, token: str) -> LessonContent:
+        body = await self._get_cached(f"/lessons/{lesson_id}", token, what="Lesson")
+        return msgspec.json.decode(body, type=LessonContent)
+
+    async def grade(self, exercise_id: UUID, answer: str, token: str) -> Grade:
+        path = f"/internal/exercises/{exercise_id}/check"
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                response = await self._http.post(path, json={"answer": answer}, headers=_auth(token))
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never reached curriculum: sending it again is safe.
+                if attempt == _RETRIES:
+                    raise _unavailable(exc) from exc
+                await asyncio.sleep(0.05 * attempt)
+            except httpx.HTTPError as exc:
+                raise _unavailable(exc) from exc
+        if response.status_code == 404:
+            raise Problem(404, "Exercise not found", f"exercise {exercise_id} does not exist")
+        if response.status_code in (400, 422):
+            raise Problem(400, "Answer rejected", _detail(response))
+        if response.status_code != 200:
+            raise _bad_status(response)
+        return msgspec.json.decode(response.content, type=Grade)
+
+    async def _get_cached(self, path: str, token: str, *, what: str) -> bytes:
+        cached = self._cache.get(path)
+        if cached is not None and time.monotonic() - cached.fetched_at < self._cache_seconds:
+            return cached.body
+        headers = _auth(token)
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        response = await self._get(path, headers)
+        if response.status_code == 304 and cached is not None:
+            cached.fetched_at = time.monotonic()
+            return cached.body
+        if response.status_code == 404:
+            self._cache.pop(path, None)
+            raise Problem(404, f"{what} not found", f"{what.lower()} {path.rsplit('/', 1)[-1]} does not exist")
+        if response.status_code != 200:
+            raise _bad_status(response)
+        self._cache[path] = _Cached(response.headers.get("etag"), response.content, time.monotonic())
+        return response.content
+
+    async def _get(self, path: str, headers: dict[str, str]) -> httpx.Response:
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                response = await self._http.get(path, headers=headers)
+            except httpx.HTTPError as exc:
+                if attempt == _RETRIES:
+                    raise _unavailable(exc) from exc
+            else:
+                if response.status_code < 500 or attempt == _RETRIES:
+                    return response
+            await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
+
+
+def _unavailable(exc: Exception) -> Problem:
+    _log.warning("curriculum unreachable", error=str(exc) or type(exc).__name__)
+    return Problem(503, "Curriculum unavailable", "the curriculum service could not be reached; try again")
+
+
+def _bad_status(response: httpx.Response) -> Problem:
+    _log.warning("curriculum answered unexpectedly", status=response.status_code, body=response.text[:200])
+    if response.status_code in (401, 403):
+        return Problem(response.status_code, "Not allowed by curriculum", _detail(response))
+    return Problem(502, "Curriculum error", f"curriculum answered {response.status_code}")

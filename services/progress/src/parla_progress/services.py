@@ -1,0 +1,983 @@
+"""The progress use cases: enrolment, sessions, answers, completion, and the learner's views.
+
+Every state-changing use case locks the learner row first (``SELECT … FOR UPDATE`` on the learner
+projection, created on the spot when identity's event has not arrived yet), and only then reads and
+writes that learner's other rows. One lock, always taken first, serialises a learner's concurrent
+requests: no lost update, hearts never below zero, nothing awarded twice, and no lock-order cycle
+(so no deadlock). Calls to curriculum happen before the lock, so the lock is held only for the
+database work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from sqlalchemy import Float, Text, cast, delete, func, null, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parla_progress import events
+from parla_progress.clock import Clock
+from parla_progress.curriculum import CourseTree, CurriculumClient
+from parla_progress.domain.achievements import AchievementDefinition, LearnerStats, achievements_to_award
+from parla_progress.domain.achievements import count_completed_skills as count_skills
+from parla_progress.domain.daily_xp import local_date_for
+from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at, lose_heart
+from parla_progress.domain.scoring import is_perfect, lesson_score
+from parla_progress.domain.streaks import StreakState, record_activity, streak_at
+from parla_progress.domain.unlocking import lesson_statuses, newly_unlocked
+from parla_progress.models import (
+    USER_TABLES,
+    Achievement,
+    ErasedUser,
+    Learner,
+    LessonSession,
+    LessonSessionAnswer,
+    UserAchievement,
+    UserCourse,
+    UserDailyXp,
+    UserExerciseInteraction,
+    UserHeartsLog,
+    UserLessonProgress,
+)
+from parla_progress.schemas import (
+    AchievementRead,
+    AnswerCreate,
+    AnswerRead,
+    CompletionRead,
+    CourseProgressRead,
+    DailyXpRead,
+    EarnedAchievementRead,
+    EnrollmentRead,
+    LessonProgressRead,
+    MeRead,
+    SessionRead,
+    TodayRead,
+)
+from parla_progress.settings import ProgressSettings
+from parla_shared.auth import Principal
+from parla_shared.events.outbox import Outbox
+from parla_shared.problems import Problem
+
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DAILY_XP_GOAL = 20
+DAILY_XP_GOALS = (10, 20, 30, 50)
+
+
+def learner_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def valid_timezone(name: object) -> str | None:
+    if not isinstance(name, str) or not 0 < len(name) <= 50:  # learners.timezone is VARCHAR(50)
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def valid_goal(goal: object) -> int | None:
+    return goal if isinstance(goal, int) and goal in DAILY_XP_GOALS else None
+
+
+def new_learner(user_id: UUID) -> Learner:
+    """A learner as the defaults make it, not stored (for reads before any write)."""
+    return Learner(
+        user_id=user_id,
+        timezone=DEFAULT_TIMEZONE,
+        daily_xp_goal=DEFAULT_DAILY_XP_GOAL,
+        hearts=5,
+        hearts_refill_anchor=None,
+        total_xp=0,
+        current_streak=0,
+        longest_streak=0,
+        last_active_local_date=None,
+        streak_survives_until=None,
+        perfect_lessons=0,
+        skills_completed=0,
+    )
+
+
+async def lock_learner(session: AsyncSession, user_id: UUID) -> Learner:
+    """The learner row, locked for this transaction; created with defaults when it does not exist yet."""
+    statement = (
+        select(Learner).where(Learner.user_id == user_id).with_for_update().execution_options(populate_existing=True)
+    )
+    learner = (await session.execute(statement)).scalar_one_or_none()
+    if learner is None:
+        if await session.get(ErasedUser, user_id) is not None:
+            raise Problem(401, "Account deleted", "this account has been deleted")
+        # Identity's event has not arrived yet: defaults now, its values when it comes (consumers.py).
+        await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
+        learner = (await session.execute(statement)).scalar_one()
+    return learner
+
+
+async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
+    """Hard delete of everything progress holds about a user (FR-5)."""
+    await session.execute(select(Learner.user_id).where(Learner.user_id == user_id).with_for_update())
+    await session.execute(insert(ErasedUser).values(user_id=user_id).on_conflict_do_nothing())
+    for model in USER_TABLES:
+        await session.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
+
+
+async def upsert_learner(session: AsyncSession, user_id: UUID, timezone: str | None, goal: int | None) -> None:
+    """Identity's current timezone and goal for a learner, whether or not the row exists yet."""
+    if await session.get(ErasedUser, user_id) is not None:
+        return  # an event delivered after the user's deletion
+    values: dict[str, Any] = {}
+    if timezone is not None:
+        values["timezone"] = timezone
+    if goal is not None:
+        values["daily_xp_goal"] = goal
+    statement = insert(Learner).values(user_id=user_id, **values)
+    statement = (
+        statement.on_conflict_do_update(index_elements=[Learner.user_id], set_=values)
+        if values
+        else statement.on_conflict_do_nothing()
+    )
+    await session.execute(statement)
+
+
+@dataclass
+class ProgressService:
+    session: AsyncSession
+    outbox: Outbox
+    clock: Clock
+    settings: ProgressSettings
+    curriculum: CurriculumClient
+    principal: Principal
+
+    @property
+    def user_id(self) -> UUID:
+        return self.principal.user_id
+
+    @property
+    def _token(self) -> str:
+        return self.principal.access_token
+
+    # ------------------------------------------------------------------ reads
+
+    async def _learner_or_default(self) -> Learner:
+        learner = await self.session.get(Learner, self.user_id)
+        return learner if learner is not None else new_learner(self.user_id)
+
+    async def me(self) -> MeRead:
+        learner = await self._learner_or_default()
+        now = self.clock.now()
+        view = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
+        zone = learner_zone(learner.timezone)
+        today = local_date_for(now, zone)
+        today_row = (
+            await self.session.execute(
+                select(UserDailyXp.xp_earned, UserDailyXp.goal_met).where(
+                    UserDailyXp.user_id == self.user_id, UserDailyXp.date == today
+                )
+            )
+        ).one_or_none()
+        today_xp, today_goal_met = (today_row.xp_earned, today_row.goal_met) if today_row else (0, False)
+        return MeRead(
+            total_xp=learner.total_xp,
+            hearts=view.hearts,
+            max_hearts=view.max_hearts,
+            next_heart_at=view.next_heart_at,
+            current_streak=streak_at(_streak_state(learner), now, zone),
+            longest_streak=learner.longest_streak,
+            daily_xp_goal=learner.daily_xp_goal,
+            timezone=learner.timezone,
+            today=TodayRead(date=today, xp=today_xp, goal_met=today_goal_met),
+        )
+
+    async def daily_xp(self, days: int) -> list[DailyXpRead]:
+        learner = await self._learner_or_default()
+        today = local_date_for(self.clock.now(), learner_zone(learner.timezone))
+        first = today - timedelta(days=days - 1)
+        rows = (
+            await self.session.execute(
+                select(UserDailyXp.date, UserDailyXp.xp_earned, UserDailyXp.goal_met).where(
+                    UserDailyXp.user_id == self.user_id, UserDailyXp.date >= first, UserDailyXp.date <= today
+                )
+            )
+        ).all()
+        by_date = {row.date: row for row in rows}
+        result = []
+        for offset in range(days):
+            day = first + timedelta(days=offset)
+            row = by_date.get(day)
+            result.append(
+                DailyXpRead(date=day, xp_earned=row.xp_earned if row else 0, goal_met=bool(row and row.goal_met))
+            )
+        return result
+
+    async def achievements(self) -> list[EarnedAchievementRead]:
+        rows = (
+            await self.session.execute(
+                select(Achievement, UserAchievement.earned_at)
+                .join(UserAchievement, UserAchievement.achievement_id == Achievement.id)
+                .where(UserAchievement.user_id == self.user_id)
+                .order_by(UserAchievement.earned_at, Achievement.name)
+            )
+        ).all()
+        return [
+            EarnedAchievementRead(
+                id=achievement.id,
+                name=achievement.name,
+                description=achievement.description,
+                xp_reward=achievement.xp_reward,
+                earned_at=earned_at,
+            )
+            for achievement, earned_at in rows
+        ]
+
+    async def course_progress(self, course_id: UUID) -> CourseProgressRead:
+        tree = await self.curriculum.course_tree(course_id, self._token)
+        enrolled = await self._enrolment(course_id) is not None
+        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
+        statuses = lesson_statuses(tree.prerequisites(), *_completed_and_started(progress.values()))
+        return CourseProgressRead(
+            course_id=course_id,
+            enrolled=enrolled,
+            lessons=[
+                LessonProgressRead(
+                    lesson_id=lesson_id,
+                    status=status,
+                    best_score=progress[lesson_id].best_score if lesson_id in progress else 0,
+                    completion_count=progress[lesson_id].completion_count if lesson_id in progress else 0,
+                )
+                for lesson_id, status in statuses.items()
+            ],
+        )
+
+    async def _enrolment(self, course_id: UUID) -> UserCourse | None:
+        return (
+            await self.session.execute(
+                select(UserCourse).where(UserCourse.user_id == self.user_id, UserCourse.course_id == course_id)
+            )
+        ).scalar_one_or_none()
+
+    async def _lesson_progress(self, lesson_ids: Sequence[UUID]) -> dict[UUID, UserLessonProgress]:
+        if not lesson_ids:
+            return {}
+        rows = (
+            await self.session.execute(
+                select(UserLessonProgress)
+                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id.in_(lesson_ids))
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+        return {row.lesson_id: row for row in rows}
+
+    # ------------------------------------------------------------------ enrolment
+
+    async def enrol(self, course_id: UUID) -> tuple[EnrollmentRead, bool]:
+        """The enrolment, and whether it was created now."""
+        await self.curriculum.course_tree(course_id, self._token)  # 404 for an unknown course
+        await lock_learner(self.session, self.user_id)
+        now = self.clock.now()
+        created_id = (
+            await self.session.execute(
+                insert(UserCourse)
+                .values(user_id=self.user_id, course_id=course_id, enrolled_at=now, last_active_at=now)
+                .on_conflict_do_nothing(index_elements=[UserCourse.user_id, UserCourse.course_id])
+                .returning(UserCourse.id)
+            )
+        ).scalar_one_or_none()
+        enrolment = await self._enrolment(course_id)
+        assert enrolment is not None
+        if created_id is not None:
+            await self.outbox.add(
+                self.session,
+                events.ENROLLMENT_CREATED,
+                events.EnrollmentCreated(user_id=self.user_id, course_id=course_id),
+                subject_id=self.user_id,
+            )
+        return _enrolment_read(enrolment), created_id is not None
+
+    async def enrolments(self) -> list[EnrollmentRead]:
+        rows = (
+            await self.session.execute(
+                select(UserCourse).where(UserCourse.user_id == self.user_id).order_by(UserCourse.enrolled_at)
+            )
+        ).scalars()
+        return [_enrolment_read(row) for row in rows]
+
+    async def _enrolled_tree_of(self, lesson_id: UUID, course_id: UUID | None) -> CourseTree | None:
+        """The tree of the enrolled course holding the lesson, or None when the learner is not enrolled in it."""
+        enrolled = await self._enrolled_course_ids()
+        candidates = [course_id] if course_id is not None else enrolled
+        for candidate_id in candidates:
+            if candidate_id not in enrolled:
+                continue
+            tree = await self.curriculum.course_tree(candidate_id, self._token)
+            if tree.lesson(lesson_id) is not None:
+                return tree
+        return None
+
+    async def _enrolled_course_ids(self) -> list[UUID]:
+        return list(
+            (
+                await self.session.execute(
+                    select(UserCourse.course_id)
+                    .where(UserCourse.user_id == self.user_id, UserCourse.is_active.is_(True))
+                    .order_by(UserCourse.enrolled_at)
+                )
+            ).scalars()
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    async def start_lesson(self, lesson_id: UUID) -> SessionRead:
+        content = await self.curriculum.lesson(lesson_id, self._token)  # 404 for an unknown lesson
+        tree = await self._enrolled_tree_of(lesson_id, content.course_id)
+        if tree is None:
+            raise Problem(409, "Not enrolled", "enrol in the course of this lesson before starting it")
+        tree_lesson = tree.lesson(lesson_id)
+        assert tree_lesson is not None
+        if not content.exercises:
+            raise Problem(409, "Lesson has no exercises", f"lesson {lesson_id} has nothing to answer yet")
+
+        learner = await lock_learner(self.session, self.user_id)
+        now = self.clock.now()
+        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
+        status = lesson_statuses(tree.prerequisites(), *_completed_and_started(progress.values()))[lesson_id]
+        if status == "locked":
+            raise Problem(409, "Lesson locked", "complete this lesson's prerequisites first")
+        hearts = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
+        if hearts.hearts == 0:
+            raise Problem(
+                403,
+                "Out of hearts",
+                "no hearts left: wait for one to come back or complete a practice session",
+                extra={"next_heart_at": hearts.next_heart_at.isoformat() if hearts.next_heart_at else None},
+            )
+        lesson_session = LessonSession(
+            user_id=self.user_id,
+            course_id=tree.id,
+            lesson_id=lesson_id,
+            practice=False,
+            exercises=[{"exercise_id": str(ex.id), "lesson_id": str(lesson_id)} for ex in content.exercises],
+            xp_reward=tree_lesson.xp_reward,
+            status="active",
+            started_at=now,
+        )
+        self.session.add(lesson_session)
+        await self.session.execute(
+            insert(UserLessonProgress)
+            .values(
+                user_id=self.user_id,
+                course_id=tree.id,
+                lesson_id=lesson_id,
+                status="in_progress",
+                total_attempts=1,
+            )
+            .on_conflict_do_update(
+                index_elements=[UserLessonProgress.user_id, UserLessonProgress.lesson_id],
+                set_={"total_attempts": UserLessonProgress.total_attempts + 1},
+            )
+        )
+        await self._touch_course(tree.id, now)
+        await self.session.flush()
+        await self._started(lesson_session)
+        return _session_read(lesson_session, hearts.hearts)
+
+    async def start_practice(self, course_id: UUID) -> SessionRead:
+        if await self._enrolment(course_id) is None:
+            await self.curriculum.course_tree(course_id, self._token)  # 404 for an unknown course
+            raise Problem(409, "Not enrolled", "enrol in the course before practising it")
+        tree = await self.curriculum.course_tree(course_id, self._token)
+        lesson_ids = [lesson.id for lesson in tree.lessons()]
+        learner = await lock_learner(self.session, self.user_id)
+        now = self.clock.now()
+        weakest = await self._weakest_exercises(lesson_ids)
+        if not weakest:
+            raise Problem(409, "Nothing to practise", "answer some exercises of this course first")
+        lesson_session = LessonSession(
+            user_id=self.user_id,
+            course_id=course_id,
+            lesson_id=None,
+            practice=True,
+            exercises=[{"exercise_id": str(ex), "lesson_id": str(lesson)} for ex, lesson in weakest],
+            xp_reward=self.settings.practice_xp_reward,
+            status="active",
+            started_at=now,
+        )
+        self.session.add(lesson_session)
+        await self._touch_course(course_id, now)
+        await self.session.flush()
+        await self._started(lesson_session)
+        hearts = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
+        return _session_read(lesson_session, hearts.hearts)
+
+    async def _weakest_exercises(self, lesson_ids: Sequence[UUID]) -> list[tuple[UUID, UUID]]:
+        """The learner's exercises of these lessons, lowest accuracy first, then most mistakes, then latest."""
+        if not lesson_ids:
+            return []
+        interactions = UserExerciseInteraction
+        attempts = func.count()
+        correct = func.count().filter(interactions.is_correct.is_(True))
+        rows = (
+            await self.session.execute(
+                select(
+                    interactions.exercise_id,
+                    func.max(cast(interactions.lesson_id, Text)).label("lesson_id"),
+                )
+                .where(interactions.user_id == self.user_id, interactions.lesson_id.in_(lesson_ids))
+                .group_by(interactions.exercise_id)
+                .order_by(
+                    (cast(correct, Float) / attempts).asc(),
+                    (attempts - correct).desc(),
+                    func.max(interactions.interaction_at).desc(),
+                )
+                .limit(self.settings.practice_size)
+            )
+        ).all()
+        return [(row.exercise_id, UUID(row.lesson_id)) for row in rows]
+
+    async def _started(self, lesson_session: LessonSession) -> None:
+        await self.outbox.add(
+            self.session,
+            events.LESSON_STARTED,
+            events.LessonStarted(
+                user_id=self.user_id,
+                course_id=lesson_session.course_id,
+                lesson_id=lesson_session.lesson_id,
+                session_id=lesson_session.id,
+                practice=lesson_session.practice,
+            ),
+            subject_id=self.user_id,
+        )
+
+    async def _touch_course(self, course_id: UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(UserCourse)
+            .where(UserCourse.user_id == self.user_id, UserCourse.course_id == course_id)
+            .values(last_active_at=now)
+        )
+
+    async def _own_session(self, session_id: UUID, *, refresh: bool = False) -> LessonSession:
+        statement = select(LessonSession).where(LessonSession.id == session_id, LessonSession.user_id == self.user_id)
+        if refresh:
+            statement = statement.execution_options(populate_existing=True)
+        found = (await self.session.execute(statement)).scalar_one_or_none()
+        if found is None:
+            raise Problem(404, "Session not found", f"session {session_id} does not exist")
+        return found
+
+    # ------------------------------------------------------------------ answers
+
+    async def answer(self, session_id: UUID, data: AnswerCreate, idempotency_key: str | None) -> AnswerRead:
+        found = (
+            await self.session.execute(
+                select(
+                    LessonSession,
+                    _stored_response(session_id, idempotency_key),
+                ).where(LessonSession.id == session_id, LessonSession.user_id == self.user_id)
+            )
+        ).one_or_none()
+        if found is None:
+            raise Problem(404, "Session not found", f"session {session_id} does not exist")
+        lesson_session, stored_response = found
+        if stored_response is not None:
+            return _replayed(stored_response, data.exercise_id)
+        _ensure_active(lesson_session)
+        lesson_id = lesson_session.lesson_of(data.exercise_id)
+        if lesson_id is None:
+            raise Problem(400, "Exercise not in session", f"exercise {data.exercise_id} is not part of this session")
+        grade = await self.curriculum.grade(data.exercise_id, data.answer, self._token)
+
+        learner = await lock_learner(self.session, self.user_id)
+        # Under the lock, in one round trip: the session may have been completed, this key answered,
+        # or this exercise attempted by another request while we graded.
+        status, stored_response, previous_attempts = (
+            await self.session.execute(
+                select(
+                    select(LessonSession.status).where(LessonSession.id == session_id).scalar_subquery(),
+                    _stored_response(session_id, idempotency_key),
+                    select(func.count())
+                    .where(
+                        UserExerciseInteraction.session_id == session_id,
+                        UserExerciseInteraction.exercise_id == data.exercise_id,
+                    )
+                    .scalar_subquery(),
+                )
+            )
+        ).one()
+        if stored_response is not None:
+            return _replayed(stored_response, data.exercise_id)
+        if status != "active":
+            raise Problem(409, "Session completed", "this session is completed: start a new one")
+        now = self.clock.now()
+        interval = self.settings.heart_interval
+        state = _hearts_state(learner)
+        hearts_lost = 0
+        if not lesson_session.practice:
+            if hearts_at(state, now, interval=interval).hearts == 0:
+                raise Problem(403, "Out of hearts", "no hearts left: this lesson cannot go on")
+            if not grade.correct:
+                new_state, changes = lose_heart(state, now, interval=interval)
+                hearts_lost = 1 if new_state.hearts < hearts_at(state, now, interval=interval).hearts else 0
+                await self._apply_hearts(learner, new_state, changes)
+        hearts_now = hearts_at(_hearts_state(learner), now, interval=interval).hearts
+
+        interaction = UserExerciseInteraction(
+            user_id=self.user_id,
+            exercise_id=data.exercise_id,
+            lesson_id=lesson_id,
+            session_id=session_id,
+            user_answer=data.answer,
+            is_correct=grade.correct,
+            attempt_number=previous_attempts + 1,
+            time_spent_seconds=data.time_spent_seconds,
+            hints_used=data.hints_used,
+            hearts_lost=hearts_lost,
+            xp_earned=0,
+            interaction_at=now,
+        )
+        self.session.add(interaction)
+        if not lesson_session.practice:
+            await self.session.execute(
+                update(UserLessonProgress)
+                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id == lesson_id)
+                .values(
+                    total_time_seconds=UserLessonProgress.total_time_seconds + data.time_spent_seconds,
+                    hearts_lost=UserLessonProgress.hearts_lost + hearts_lost,
+                )
+            )
+        await self.session.flush()
+        result = AnswerRead(
+            exercise_id=data.exercise_id,
+            correct=grade.correct,
+            correct_answer=grade.correct_answer,
+            feedback=grade.feedback,
+            message=grade.message,
+            hearts=hearts_now,
+            xp_earned=0,
+            attempt_number=interaction.attempt_number,
+            hearts_lost=hearts_lost,
+        )
+        self.session.add(
+            LessonSessionAnswer(
+                session_id=session_id,
+                user_id=self.user_id,
+                interaction_id=interaction.id,
+                idempotency_key=idempotency_key,
+                response=msgspec.to_builtins(result),
+            )
+        )
+        await self.outbox.add(
+            self.session,
+            events.EXERCISE_ANSWERED,
+            events.ExerciseAnswered(
+                user_id=self.user_id,
+                course_id=lesson_session.course_id,
+                lesson_id=lesson_id,
+                session_id=session_id,
+                exercise_id=data.exercise_id,
+                correct=grade.correct,
+                attempt_number=interaction.attempt_number,
+                time_spent_seconds=data.time_spent_seconds,
+                hints_used=data.hints_used,
+                hearts_lost=hearts_lost,
+                xp_earned=0,
+            ),
+            subject_id=self.user_id,
+        )
+        return result
+
+    async def _apply_hearts(self, learner: Learner, state: HeartsState, changes: Sequence[HeartsChange]) -> None:
+        learner.hearts = state.hearts
+        learner.hearts_refill_anchor = state.hearts_refill_anchor
+        for change in changes:
+            self.session.add(
+                UserHeartsLog(
+                    user_id=self.user_id,
+                    action=change.action,
+                    hearts_before=change.hearts_before,
+                    hearts_after=change.hearts_after,
+                    reason=change.reason,
+                    created_at=change.at,
+                )
+            )
+            await self.outbox.add(
+                self.session,
+                events.HEARTS_CHANGED,
+                events.HeartsChanged(
+                    user_id=self.user_id,
+                    action=change.action,
+                    hearts_before=change.hearts_before,
+                    hearts_after=change.hearts_after,
+                    reason=change.reason,
+                ),
+                subject_id=self.user_id,
+            )
+
+    # ------------------------------------------------------------------ completion
+
+    async def complete(self, session_id: UUID) -> CompletionRead:
+        lesson_session = await self._own_session(session_id)
+        if lesson_session.result is not None:
+            return msgspec.convert(lesson_session.result, CompletionRead)
+        tree = await self.curriculum.course_tree(lesson_session.course_id, self._token)
+
+        learner = await lock_learner(self.session, self.user_id)
+        lesson_session = await self._own_session(session_id, refresh=True)
+        if lesson_session.result is not None:
+            return msgspec.convert(lesson_session.result, CompletionRead)
+        answers = (
+            await self.session.execute(
+                select(
+                    UserExerciseInteraction.exercise_id,
+                    UserExerciseInteraction.is_correct,
+                    UserExerciseInteraction.time_spent_seconds,
+                )
+                .where(UserExerciseInteraction.session_id == session_id)
+                .order_by(UserExerciseInteraction.attempt_number, UserExerciseInteraction.interaction_at)
+            )
+        ).all()
+        first_answer: dict[UUID, bool] = {}
+        for answer in answers:
+            first_answer.setdefault(answer.exercise_id, answer.is_correct)
+        missing = [ex for ex in lesson_session.exercise_ids if ex not in first_answer]
+        if missing:
+            raise Problem(
+                409,
+                "Session not finished",
+                f"{len(missing)} exercise(s) of this session have no answer yet",
+                extra={"unanswered_exercise_ids": [str(ex) for ex in missing]},
+            )
+        now = self.clock.now()
+        zone = learner_zone(learner.timezone)
+        total = len(lesson_session.exercise_ids)
+        correct_count = sum(1 for ex in lesson_session.exercise_ids if first_answer[ex])
+        score = lesson_score(correct_count, total)
+        perfect = is_perfect(answer.is_correct for answer in answers)
+        time_spent = sum(answer.time_spent_seconds for answer in answers)
+        lesson_xp = lesson_session.xp_reward
+
+        unlocked: list[UUID] = []
+        if lesson_session.practice:
+            new_state, changes = gain_heart(
+                _hearts_state(learner), now, "practice_completed", interval=self.settings.heart_interval
+            )
+            await self._apply_hearts(learner, new_state, changes)
+        else:
+            assert lesson_session.lesson_id is not None
+            unlocked = await self._complete_lesson(
+                learner, tree, lesson_session.lesson_id, score=score, xp=lesson_xp, now=now
+            )
+            if perfect:
+                learner.perfect_lessons += 1
+
+        xp_total = lesson_xp
+        await self._earn_xp(learner, lesson_xp, "lesson", now, zone, time_spent=time_spent, activity=True)
+        await self.session.execute(
+            update(UserCourse)
+            .where(UserCourse.user_id == self.user_id, UserCourse.course_id == lesson_session.course_id)
+            .values(total_xp=UserCourse.total_xp + lesson_xp, last_active_at=now)
+        )
+        await self._extend_streak(learner, now, zone)
+        awarded = await self._award_achievements(learner, now, zone)
+        xp_total += sum(achievement.xp_reward for achievement in awarded)
+
+        today_goal_met = (
+            await self.session.execute(
+                select(UserDailyXp.goal_met).where(
+                    UserDailyXp.user_id == self.user_id, UserDailyXp.date == local_date_for(now, zone)
+                )
+            )
+        ).scalar_one_or_none()
+        result = CompletionRead(
+            session_id=session_id,
+            score=score,
+            perfect=perfect,
+            correct_count=correct_count,
+            total_count=total,
+            lesson_xp=lesson_xp,
+            xp_earned=xp_total,
+            total_xp=learner.total_xp,
+            current_streak=learner.current_streak,
+            longest_streak=learner.longest_streak,
+            daily_goal_met=bool(today_goal_met),
+            hearts=hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval).hearts,
+            achievements_unlocked=[
+                AchievementRead(id=a.id, name=a.name, description=a.description, xp_reward=a.xp_reward) for a in awarded
+            ],
+            unlocked_lesson_ids=unlocked,
+        )
+        lesson_session.status = "completed"
+        lesson_session.completed_at = now
+        lesson_session.result = msgspec.to_builtins(result)
+        learner.last_active_at = now
+        await self.outbox.add(
+            self.session,
+            events.LESSON_COMPLETED,
+            events.LessonCompleted(
+                user_id=self.user_id,
+                course_id=lesson_session.course_id,
+                lesson_id=lesson_session.lesson_id,
+                session_id=session_id,
+                score=score,
+                correct_count=correct_count,
+                total_count=total,
+                perfect=perfect,
+                xp_earned=lesson_xp,
+                practice=lesson_session.practice,
+            ),
+            subject_id=self.user_id,
+        )
+        await self.session.flush()
+        return result
+
+    async def _complete_lesson(
+        self, learner: Learner, tree: CourseTree, lesson_id: UUID, *, score: int, xp: int, now: datetime
+    ) -> list[UUID]:
+        """Updates the lesson's progress; returns the lessons this first completion unlocks."""
+        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
+        completed, started = _completed_and_started(progress.values())
+        first_time = lesson_id not in completed
+        await self.session.execute(
+            insert(UserLessonProgress)
+            .values(
+                user_id=self.user_id,
+                course_id=tree.id,
+                lesson_id=lesson_id,
+                status="completed",
+                completion_count=1,
+                best_score=score,
+                xp_earned=xp,
+                first_completed_at=now,
+                last_completed_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=[UserLessonProgress.user_id, UserLessonProgress.lesson_id],
+                set_={
+                    "status": "completed",
+                    "completion_count": UserLessonProgress.completion_count + 1,
+                    "best_score": func.greatest(UserLessonProgress.best_score, score),
+                    "xp_earned": UserLessonProgress.xp_earned + xp,
+                    "first_completed_at": func.coalesce(UserLessonProgress.first_completed_at, now),
+                    "last_completed_at": now,
+                },
+            )
+        )
+        if not first_time:
+            return []
+        skills = tree.skills()
+        learner.skills_completed += count_skills(skills, completed | {lesson_id}) - count_skills(skills, completed)
+        return newly_unlocked(tree.prerequisites(), completed, started - {lesson_id}, lesson_id)
+
+    async def _earn_xp(
+        self,
+        learner: Learner,
+        amount: int,
+        source: str,
+        now: datetime,
+        zone: ZoneInfo,
+        *,
+        time_spent: int = 0,
+        activity: bool = False,
+    ) -> None:
+        learner.total_xp += amount
+        today = local_date_for(now, zone)
+        table = UserDailyXp.__table__
+        await self.session.execute(
+            insert(UserDailyXp)
+            .values(
+                user_id=self.user_id,
+                date=today,
+                xp_earned=amount,
+                goal_met=amount >= learner.daily_xp_goal,
+                activities_completed=1 if activity else 0,
+                time_spent_seconds=time_spent,
+            )
+            .on_conflict_do_update(
+                index_elements=[UserDailyXp.user_id, UserDailyXp.date],
+                set_={
+                    "xp_earned": table.c.xp_earned + amount,
+                    "goal_met": table.c.xp_earned + amount >= learner.daily_xp_goal,
+                    "activities_completed": table.c.activities_completed + (1 if activity else 0),
+                    "time_spent_seconds": table.c.time_spent_seconds + time_spent,
+                },
+            )
+        )
+        if amount > 0:
+            await self.outbox.add(
+                self.session,
+                events.XP_EARNED,
+                events.XpEarned(user_id=self.user_id, amount=amount, source=source, local_date=today),
+                subject_id=self.user_id,
+            )
+
+    async def _extend_streak(self, learner: Learner, now: datetime, zone: ZoneInfo) -> None:
+        before = _streak_state(learner)
+        after = record_activity(before, now, zone)
+        learner.current_streak = after.current_streak
+        learner.longest_streak = after.longest_streak
+        learner.last_active_local_date = after.last_active_local_date
+        learner.streak_survives_until = after.streak_survives_until
+        if after.last_active_local_date != before.last_active_local_date and after.last_active_local_date:
+            await self.outbox.add(
+                self.session,
+                events.STREAK_EXTENDED,
+                events.StreakExtended(
+                    user_id=self.user_id,
+                    current_streak=after.current_streak,
+                    longest_streak=after.longest_streak,
+                    local_date=after.last_active_local_date,
+                ),
+                subject_id=self.user_id,
+            )
+
+    async def _award_achievements(self, learner: Learner, now: datetime, zone: ZoneInfo) -> list[Achievement]:
+        definitions = list(
+            (
+                await self.session.execute(
+                    select(Achievement).where(Achievement.is_active.is_(True)).order_by(Achievement.created_at)
+                )
+            ).scalars()
+        )
+        earned = set(
+            (
+                await self.session.execute(
+                    select(UserAchievement.achievement_id).where(UserAchievement.user_id == self.user_id)
+                )
+            ).scalars()
+        )
+        lessons_completed = (
+            await self.session.execute(
+                select(func.count()).where(
+                    UserLessonProgress.user_id == self.user_id, UserLessonProgress.completion_count > 0
+                )
+            )
+        ).scalar_one()
+        stats = LearnerStats(
+            lessons_completed=lessons_completed,
+            longest_streak=learner.longest_streak,
+            perfect_lessons=learner.perfect_lessons,
+            total_xp=learner.total_xp,
+            skills_completed=learner.skills_completed,
+        )
+        by_id = {definition.id: definition for definition in definitions}
+        awarded = achievements_to_award(
+            [
+                AchievementDefinition(
+                    id=d.id,
+                    condition_type=d.condition_type,  # type: ignore[arg-type]
+                    condition_value=d.condition_value,
+                    xp_reward=d.xp_reward,
+                )
+                for d in definitions
+            ],
+            stats,
+            earned,
+        )
+        result = []
+        for definition in awarded:
+            achievement = by_id[definition.id]
+            await self.session.execute(
+                insert(UserAchievement)
+                .values(user_id=self.user_id, achievement_id=achievement.id, earned_at=now)
+                .on_conflict_do_nothing(index_elements=[UserAchievement.user_id, UserAchievement.achievement_id])
+            )
+            await self.outbox.add(
+                self.session,
+                events.ACHIEVEMENT_UNLOCKED,
+                events.AchievementUnlocked(
+                    user_id=self.user_id,
+                    achievement_id=achievement.id,
+                    name=achievement.name,
+                    xp_reward=achievement.xp_reward,
+                ),
+                subject_id=self.user_id,
+            )
+            if achievement.xp_reward:
+                await self._earn_xp(learner, achievement.xp_reward, "achievement", now, zone)
+            result.append(achievement)
+        return result
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _enrolment_read(row: UserCourse) -> EnrollmentRead:
+    return EnrollmentRead(
+        id=row.id,
+        course_id=row.course_id,
+        enrolled_at=row.enrolled_at,
+        total_xp=row.total_xp,
+        is_active=row.is_active,
+    )
+
+
+def _replayed(stored: dict[str, Any], exercise_id: UUID) -> AnswerRead:
+    """The answer stored under an idempotency key, if the retry is the same request."""
+    answer = msgspec.convert(stored, AnswerRead)
+    if answer.exercise_id != exercise_id:
+        raise Problem(
+            422,
+            "Idempotency-Key reused",
+            "this Idempotency-Key was already used for another exercise of this session; use a new key",
+        )
+    return answer
+
+
+def _stored_response(session_id: UUID, key: str | None) -> Any:
+    """The response stored under an idempotency key, as a scalar subquery (NULL without a key)."""
+    if key is None:
+        return null()
+    return (
+        select(LessonSessionAnswer.response)
+        .where(LessonSessionAnswer.session_id == session_id, LessonSessionAnswer.idempotency_key == key)
+        .scalar_subquery()
+    )
+
+
+def _hearts_state(learner: Learner) -> HeartsState:
+    return HeartsState(hearts=learner.hearts, hearts_refill_anchor=learner.hearts_refill_anchor)
+
+
+def _streak_state(learner: Learner) -> StreakState:
+    return StreakState(
+        current_streak=learner.current_streak,
+        longest_streak=learner.longest_streak,
+        last_active_local_date=learner.last_active_local_date,
+        streak_survives_until=learner.streak_survives_until,
+    )
+
+
+def _completed_and_started(rows: Any) -> tuple[set[UUID], set[UUID]]:
+    completed: set[UUID] = set()
+    started: set[UUID] = set()
+    for row in rows:
+        if row.completion_count > 0:
+            completed.add(row.lesson_id)
+        elif row.status == "in_progress":
+            started.add(row.lesson_id)
+    return completed, started
+
+
+def _ensure_active(lesson_session: LessonSession) -> None:
+    if lesson_session.status != "active":
+        raise Problem(409, "Session completed", "this session is completed: start a new one")
+
+
+def _session_read(lesson_session: LessonSession, hearts: int) -> SessionRead:
+    return SessionRead(
+        session_id=lesson_session.id,
+        exercise_ids=lesson_session.exercise_ids,
+        lesson_id=lesson_session.lesson_id,
+        course_id=lesson_session.course_id,
+        practice=lesson_session.practice,
+        hearts=hearts,
+    )

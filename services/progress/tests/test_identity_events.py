@@ -1,0 +1,192 @@
+"""Identity's events, published on the real NATS, feed the learner projection; a deleted user is erased."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+import pytest
+from conftest import Content, LearnerClient
+
+from parla_progress.clock import ManualClock
+from parla_shared.events.envelope import encode_event, new_event
+from parla_shared.testing import TestEnvironment
+
+PROGRESS_TABLES = (
+    "learners",
+    "user_courses",
+    "user_lesson_progress",
+    "user_exercise_interactions",
+    "user_daily_xp",
+    "user_hearts_log",
+    "user_achievements",
+    "lesson_sessions",
+    "lesson_session_answers",
+)
+
+
+@pytest.fixture
+async def publish(test_env: TestEnvironment, client: Any) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    del client  # the service (and its stream PARLA_IDENTITY) is up
+    connection = await nats.connect(test_env.nats_url)
+    js = connection.jetstream()
+
+    async def send(event_type: str, data: dict[str, Any]) -> None:
+        event = new_event(event_type, data, producer="identity", subject_id=data["user_id"])
+        await js.publish(event_type, encode_event(event), headers={"Nats-Msg-Id": str(event.id)})
+
+    yield send
+    await connection.close()
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(300):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail("the event was not applied")
+
+
+async def test_registration_and_updates_set_timezone_and_goal(new_learner: Any, publish: Any) -> None:
+    learner: LearnerClient = new_learner()
+    user_id = str(learner.user_id)
+    await publish(
+        "parla.identity.user.registered",
+        {
+            "user_id": user_id,
+            "email": "a@example.com",
+            "name": "A",
+            "timezone": "Asia/Tokyo",
+            "daily_xp_goal": 30,
+            "method": "password",
+        },
+    )
+
+    async def registered() -> bool:
+        me = await learner.me()
+        return bool(me["timezone"] == "Asia/Tokyo" and me["daily_xp_goal"] == 30)
+
+    await _eventually(registered)
+    await publish(
+        "parla.identity.user.updated",
+        {
+            "user_id": user_id,
+            "changes": {"daily_xp_goal": {"old": 30, "new": 50}},
+            "timezone": "Asia/Tokyo",
+            "daily_xp_goal": 50,
+        },
+    )
+
+    async def updated() -> bool:
+        return bool((await learner.me())["daily_xp_goal"] == 50)
+
+    await _eventually(updated)
+
+
+async def test_an_update_before_any_request_creates_the_learner(new_learner: Any, publish: Any) -> None:
+    learner: LearnerClient = new_learner()
+    await publish(
+        "parla.identity.user.updated",
+        {"user_id": str(learner.user_id), "changes": {}, "timezone": "America/Los_Angeles", "daily_xp_goal": 10},
+    )
+
+    async def applied() -> bool:
+        return bool((await learner.me())["timezone"] == "America/Los_Angeles")
+
+    await _eventually(applied)
+
+
+async def test_a_deleted_user_loses_every_progress_row(
+    new_learner: Any, content: Content, publish: Any, db: Any
+) -> None:
+    learner: LearnerClient = new_learner()
+    bystander: LearnerClient = new_learner()
+    for who in (learner, bystander):
+        await who.enrol(content.test_id)
+        session = await who.start((await who.lessons(content.test_id))[0]["lesson_id"])
+        await who.answer_all(session, wrong={0})
+        assert (await who.complete(session["session_id"])).status_code == 200
+
+    async def rows(user_id: uuid.UUID) -> dict[str, int]:
+        return {
+            table: await db.fetchval(f"SELECT count(*) FROM progress.{table} WHERE user_id = $1", user_id)  # noqa: S608
+            for table in PROGRESS_TABLES
+        }
+
+    assert all(count > 0 for count in (await rows(learner.user_id)).values())
+    await publish(
+        "parla.identity.user.deleted",
+        {"user_id": str(learner.user_id), "deleted_by": str(learner.user_id), "reason": "self"},
+    )
+
+    async def erased() -> bool:
+        return set((await rows(learner.user_id)).values()) == {0}
+
+    await _eventually(erased)
+    assert all(count > 0 for count in (await rows(bystander.user_id)).values())
+
+    # A token still valid after the deletion, or a late event, cannot bring the learner back.
+    again = await learner.enrol(content.test_id)
+    assert again.status_code == 401
+    assert again.json()["title"] == "Account deleted"
+    await publish(
+        "parla.identity.user.updated",
+        {"user_id": str(learner.user_id), "changes": {}, "timezone": "Asia/Tokyo", "daily_xp_goal": 10},
+    )
+    marker: LearnerClient = new_learner()
+    await publish(
+        "parla.identity.user.updated",
+        {"user_id": str(marker.user_id), "changes": {}, "timezone": "Asia/Tokyo", "daily_xp_goal": 10},
+    )
+
+    async def marker_applied() -> bool:
+        return bool((await marker.me())["timezone"] == "Asia/Tokyo")
+
+    await _eventually(marker_applied)  # events are applied in order: the late one was handled before
+    assert set((await rows(learner.user_id)).values()) == {0}
+
+
+async def test_a_timezone_change_neither_breaks_nor_doubles_the_streak(
+    new_learner: Any, content: Content, publish: Any, clock: ManualClock
+) -> None:
+    learner: LearnerClient = new_learner()
+
+    async def move_to(timezone: str) -> None:
+        await publish(
+            "parla.identity.user.updated",
+            {"user_id": str(learner.user_id), "changes": {}, "timezone": timezone, "daily_xp_goal": 20},
+        )
+
+        async def moved() -> bool:
+            return bool((await learner.me())["timezone"] == timezone)
+
+        await _eventually(moved)
+
+    async def complete_a_lesson() -> dict[str, Any]:
+        session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
+        await learner.answer_all(session)
+        response = await learner.complete(session["session_id"])
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    await learner.enrol(content.test_id)
+    try:
+        await move_to("Europe/Madrid")
+        clock.set(datetime(2032, 1, 1, 21, 0, tzinfo=UTC))  # 22:00 on 1 Jan in Madrid
+        assert (await complete_a_lesson())["current_streak"] == 1
+        await move_to("America/Los_Angeles")
+        clock.set(datetime(2032, 1, 2, 4, 0, tzinfo=UTC))  # 20:00 on 1 Jan in Los Angeles: 1 Jan again
+        assert (await complete_a_lesson())["current_streak"] == 1  # not doubled
+        clock.set(datetime(2032, 1, 3, 4, 0, tzinfo=UTC))  # 20:00 on 2 Jan in Los Angeles
+        assert (await complete_a_lesson())["current_streak"] == 2  # not broken (Madrid's 2 Jan had ended)
+        clock.set(datetime(2032, 1, 4, 7, 59, tzinfo=UTC))  # 23:59 on 3 Jan in Los Angeles
+        assert (await learner.me())["current_streak"] == 2
+        clock.set(datetime(2032, 1, 4, 8, 1, tzinfo=UTC))  # 4 Jan in Los Angeles: 3 Jan went by
+        assert (await learner.me())["current_streak"] == 0
+    finally:
+        clock.release()

@@ -1,0 +1,154 @@
+"""The database itself enforces the progress rules: constraints, triggers, indexes, row-level security."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from parla_shared.testing import TestEnvironment
+
+
+@pytest.fixture
+async def as_service(test_env: TestEnvironment, client: Any) -> AsyncIterator[asyncpg.Connection]:
+    """The progress service's own login role (no superuser, so row-level security applies)."""
+    del client  # migrations ran; the service is up
+    connection = await asyncpg.connect(test_env.service_dsn("progress"))
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_the_prds_five_achievements_are_seeded(as_service: asyncpg.Connection) -> None:
+    rows = await as_service.fetch(
+        "SELECT name, condition_type, condition_value, xp_reward FROM progress.achievements ORDER BY name"
+    )
+    assert [tuple(row) for row in rows] == [
+        ("First Lesson", "lesson_count", 1, 50),
+        ("Perfect Practice", "perfect_lessons", 1, 75),
+        ("Skill Master", "skills_completed", 1, 200),
+        ("Week Warrior", "streak_days", 7, 100),
+        ("XP Collector", "xp_total", 50, 25),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("statement", "constraint"),
+    [
+        (
+            "INSERT INTO progress.learners (user_id, hearts, hearts_refill_anchor) VALUES ($1, 6, now())",
+            "ck_learners_hearts",
+        ),
+        (
+            "INSERT INTO progress.learners (user_id, hearts, hearts_refill_anchor) VALUES ($1, -1, now())",
+            "ck_learners_hearts",
+        ),
+        ("INSERT INTO progress.learners (user_id, hearts) VALUES ($1, 3)", "ck_learners_refill_anchor"),
+        ("INSERT INTO progress.learners (user_id, total_xp) VALUES ($1, -5)", "ck_learners_total_xp"),
+        ("INSERT INTO progress.learners (user_id, daily_xp_goal) VALUES ($1, 25)", "ck_learners_daily_xp_goal"),
+        (
+            "INSERT INTO progress.user_lesson_progress (user_id, course_id, lesson_id, status) "
+            "VALUES ($1, $1, $1, 'done')",
+            "ck_user_lesson_progress_status",
+        ),
+        (
+            "INSERT INTO progress.user_lesson_progress (user_id, course_id, lesson_id, status) "
+            "VALUES ($1, $1, $1, 'completed')",
+            "ck_user_lesson_progress_completed",
+        ),
+        (
+            "INSERT INTO progress.user_daily_xp (user_id, date, xp_earned) VALUES ($1, current_date, -1)",
+            "ck_user_daily_xp_counters",
+        ),
+        (
+            "INSERT INTO progress.user_hearts_log (user_id, action, hearts_before, hearts_after, reason) "
+            "VALUES ($1, 'stolen', 5, 4, 'incorrect_answer')",
+            "ck_user_hearts_log_action",
+        ),
+        (
+            "INSERT INTO progress.user_hearts_log (user_id, action, hearts_before, hearts_after, reason) "
+            "VALUES ($1, 'lost', 0, -1, 'incorrect_answer')",
+            "ck_user_hearts_log_hearts",
+        ),
+    ],
+)
+async def test_check_constraints(as_service: asyncpg.Connection, statement: str, constraint: str) -> None:
+    with pytest.raises(asyncpg.CheckViolationError) as raised:
+        await as_service.execute(statement, uuid.uuid4())
+    assert raised.value.constraint_name == constraint
+
+
+async def test_unique_constraints(as_service: asyncpg.Connection) -> None:
+    user, course = uuid.uuid4(), uuid.uuid4()
+    await as_service.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await as_service.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
+    await as_service.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await as_service.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
+
+
+async def test_updated_at_is_maintained_by_a_trigger(as_service: asyncpg.Connection) -> None:
+    user = uuid.uuid4()
+    await as_service.execute(
+        "INSERT INTO progress.learners (user_id, created_at, updated_at) "
+        "VALUES ($1, now() - interval '1 day', now() - interval '1 day')",
+        user,
+    )
+    await as_service.execute("UPDATE progress.learners SET total_xp = 10 WHERE user_id = $1", user)
+    row = await as_service.fetchrow("SELECT created_at, updated_at FROM progress.learners WHERE user_id = $1", user)
+    assert row["updated_at"] > row["created_at"]
+
+
+async def test_the_prds_indexes_exist(as_service: asyncpg.Connection) -> None:
+    names = {
+        row["indexname"]
+        for row in await as_service.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = 'progress'")
+    }
+    assert {
+        "idx_user_courses_user_id",
+        "idx_user_courses_course_id",
+        "idx_user_courses_last_active",
+        "idx_user_lesson_progress_user_id",
+        "idx_user_lesson_progress_lesson_id",
+        "idx_user_lesson_progress_status",
+        "idx_user_exercise_interactions_user_id",
+        "idx_user_exercise_interactions_exercise_id",
+        "idx_user_exercise_interactions_lesson_id",
+        "idx_user_exercise_interactions_date",
+        "idx_user_daily_xp_user_id",
+        "idx_user_daily_xp_date",
+        "idx_user_daily_xp_user_date",
+        "idx_user_hearts_log_user_id",
+        "idx_user_hearts_log_created_at",
+        "idx_user_achievements_user_id",
+        "idx_user_achievements_achievement_id",
+    } <= names
+
+
+async def test_row_level_security_shows_a_learner_only_their_rows(as_service: asyncpg.Connection) -> None:
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    await as_service.execute("INSERT INTO progress.learners (user_id) VALUES ($1), ($2)", mine, theirs)
+    async with as_service.transaction():
+        await as_service.execute("SELECT set_config('app.user_id', $1, true)", str(mine))
+        visible = {
+            row["user_id"]
+            for row in await as_service.fetch(
+                "SELECT user_id FROM progress.learners WHERE user_id IN ($1, $2)", mine, theirs
+            )
+        }
+        assert visible == {mine}
+        updated = await as_service.execute("UPDATE progress.learners SET total_xp = 99 WHERE user_id = $1", theirs)
+        assert updated == "UPDATE 0"
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await as_service.execute(
+                "INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", theirs, uuid.uuid4()
+            )
+    # Without an acting user (consumers, relays) every row is visible.
+    assert (
+        await as_service.fetchval("SELECT count(*) FROM progress.learners WHERE user_id IN ($1, $2)", mine, theirs) == 2
+    )
