@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from parla_shared.service import ServiceDefinition, build_service_app
+from parla_analytics.consumers import subscriptions
+from parla_analytics.controllers import ActivityController, AuditController, ReportsController
+from parla_analytics.partitions import maintain_partitions
 from parla_analytics.settings import AnalyticsSettings
+from parla_shared.service import ServiceDefinition, build_service_app
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> Litestar:
@@ -14,6 +17,8 @@ def create_app(settings: AnalyticsSettings | None = None) -> Litestar:
         ServiceDefinition(
             settings=settings,
             description="Activity and tamper-evident audit logs, and learning analytics.",
-            route_handlers=[],
+            route_handlers=[ActivityController, AuditController, ReportsController],
+            subscriptions=subscriptions(),
+            background_tasks=[maintain_partitions],
         )
     )

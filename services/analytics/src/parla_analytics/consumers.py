@@ -1,0 +1,211 @@
+"""Durable consumers of every context's events: learner actions → activity log, admin changes → audit log.
+
+Unknown event types are never an error: one that names a ``user_id`` is recorded as generic activity
+(``<aggregate>_<verb>``); curriculum events are all content changes and are audited generically; anything
+else is acknowledged and skipped (logged).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parla_analytics import activity
+from parla_analytics.activity import as_uuid, valid_ip
+from parla_analytics.audit import AuditEntry, append_audit_entry
+from parla_shared.events.consumer import Subscription
+from parla_shared.events.envelope import EventEnvelope
+
+_log = structlog.get_logger("parla.analytics.consumers")
+
+IDENTITY_ACTIVITY = {
+    "parla.identity.user.registered": "registration",
+    "parla.identity.user.updated": "profile_update",
+    "parla.identity.user.logged_in": "login",
+    "parla.identity.user.logged_out": "logout",
+    "parla.identity.user.email_verified": "email_verified",
+    "parla.identity.user.password_reset_requested": "password_reset_requested",
+    "parla.identity.user.password_reset": "password_reset",
+}
+PROGRESS_ACTIVITY = {
+    "parla.progress.enrollment.created": "enrollment",
+    "parla.progress.lesson.started": "lesson_start",
+    "parla.progress.exercise.answered": "exercise_answer",
+    "parla.progress.lesson.completed": "lesson_complete",
+    "parla.progress.xp.earned": "xp_earned",
+    "parla.progress.hearts.changed": "hearts_change",
+    "parla.progress.streak.extended": "streak_extended",
+    "parla.progress.achievement.unlocked": "achievement_unlocked",
+}
+# Personal data identity sends that the activity log has no need to copy.
+_REGISTRATION_PRIVATE = {"email", "name"}
+_AUDIT_REDACTED = {"email", "name", "avatar_url", "password", "password_hash"}
+_VERBS = {"created": "create", "updated": "update", "deleted": "delete", "imported": "import"}
+
+
+def generic_activity_type(event_type: str) -> str:
+    """``parla.progress.streak.frozen`` → ``streak_frozen``."""
+    return "_".join(event_type.split(".")[2:])[:100] or "unknown"
+
+
+def _without(data: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in keys}
+
+
+async def _activity(session: AsyncSession, event: EventEnvelope, activity_type: str, data: dict[str, Any]) -> bool:
+    user_id = as_uuid(event.data.get("user_id"))
+    if user_id is None:
+        _log.warning("event without a user id skipped", type=event.type, event_id=str(event.id))
+        return False
+    return await activity.record_activity(
+        session,
+        event_id=event.id,
+        user_id=user_id,
+        activity_type=activity_type,
+        activity_data=data,
+        occurred_at=event.occurred_at,
+        ip=event.ip,
+        user_agent=event.user_agent,
+    )
+
+
+def _audit(event: EventEnvelope, action: str, **fields: Any) -> AuditEntry:
+    return AuditEntry(
+        id=event.id,
+        action=action[:100],
+        created_at=event.occurred_at,
+        admin_user_id=event.actor_id,
+        ip_address=valid_ip(event.ip),
+        **fields,
+    )
+
+
+def _redacted(changes: Any) -> Any:
+    if not isinstance(changes, dict):
+        return changes
+    return {key: ("[redacted]" if key in _AUDIT_REDACTED else value) for key, value in changes.items()}
+
+
+async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
+    data = event.data
+    user_id = as_uuid(data.get("user_id"))
+    match event.type:
+        case "parla.identity.user.deleted":
+            if user_id is None:
+                _log.warning("user.deleted without a user id skipped", event_id=str(event.id))
+                return
+            await activity.erase_user(session, user_id)
+            deleted_by = as_uuid(data.get("deleted_by")) or event.actor_id
+            await append_audit_entry(
+                session,
+                AuditEntry(
+                    id=event.id,
+                    action="user_delete",
+                    created_at=event.occurred_at,
+                    admin_user_id=deleted_by,
+                    table_name="users",
+                    record_id=user_id,
+                    old_values={"user_id": str(user_id)},
+                    new_values={"reason": data.get("reason"), "deleted_by": str(deleted_by) if deleted_by else None},
+                    ip_address=valid_ip(event.ip),
+                ),
+            )
+        case "parla.identity.user.role_granted" | "parla.identity.user.role_revoked":
+            action = "role_grant" if event.type.endswith("granted") else "role_revoke"
+            await append_audit_entry(
+                session,
+                _audit(
+                    event,
+                    action,
+                    table_name="user_roles",
+                    record_id=user_id,
+                    old_values={"roles": data.get("old_roles")},
+                    new_values={"roles": data.get("new_roles"), "role": data.get("role")},
+                ),
+            )
+        case "parla.identity.user.registered":
+            if user_id is not None:
+                await activity.record_signup(session, user_id, event.occurred_at)
+            await _activity(session, event, "registration", _without(data, {"user_id", *_REGISTRATION_PRIVATE}))
+        case "parla.identity.user.updated":
+            await _activity(session, event, "profile_update", _without(data, {"user_id"}))
+            # Someone else changing a user's account is an administrative action (FR-22).
+            if user_id is not None and event.actor_id is not None and event.actor_id != user_id:
+                changes = data.get("changes") or {}
+                await append_audit_entry(
+                    session,
+                    _audit(
+                        event,
+                        "user_update",
+                        table_name="users",
+                        record_id=user_id,
+                        old_values=_redacted({k: v.get("old") for k, v in changes.items() if isinstance(v, dict)}),
+                        new_values=_redacted({k: v.get("new") for k, v in changes.items() if isinstance(v, dict)}),
+                    ),
+                )
+        case _:
+            activity_type = IDENTITY_ACTIVITY.get(event.type) or generic_activity_type(event.type)
+            await _activity(session, event, activity_type, _without(data, {"user_id"}))
+
+
+async def handle_curriculum(session: AsyncSession, event: EventEnvelope) -> None:
+    """Every curriculum event is a content change by an administrator (FR-22)."""
+    data = event.data
+    parts = event.type.split(".")
+    aggregate, verb = (parts[2], parts[-1]) if len(parts) >= 4 else ("unknown", parts[-1])
+    if event.type == "parla.curriculum.course.imported":
+        entry = _audit(
+            event,
+            "course_import",
+            table_name="courses",
+            record_id=as_uuid(data.get("course_id")),
+            new_values={key: data.get(key) for key in ("key", "created", "updated", "deleted")},
+        )
+    else:
+        entity = str(data.get("entity") or aggregate)
+        # A composite key (no single uuid) leaves record_id empty; the column values still carry it.
+        entry = _audit(
+            event,
+            f"{entity}_{_VERBS.get(verb, verb)}",
+            table_name=f"{entity}s"[:100],
+            record_id=as_uuid(data.get("id")),
+            old_values=data.get("old"),
+            new_values=data.get("new"),
+        )
+    await append_audit_entry(session, entry)
+
+
+async def handle_progress(session: AsyncSession, event: EventEnvelope) -> None:
+    data = event.data
+    activity_type = PROGRESS_ACTIVITY.get(event.type) or generic_activity_type(event.type)
+    recorded = await _activity(session, event, activity_type, _without(data, {"user_id"}))
+    if not recorded:
+        return  # unknown user id, or an erased user's late event: no rollup either
+    lesson_id, course_id = as_uuid(data.get("lesson_id")), as_uuid(data.get("course_id"))
+    match event.type:
+        case "parla.progress.lesson.started" if lesson_id is not None:
+            await activity.record_lesson_start(session, lesson_id, course_id)
+        case "parla.progress.lesson.completed" if lesson_id is not None:
+            await activity.record_lesson_completion(session, lesson_id, course_id, float(data.get("score") or 0))
+        case "parla.progress.exercise.answered" if lesson_id is not None:
+            exercise_id = as_uuid(data.get("exercise_id"))
+            if exercise_id is not None:
+                await activity.record_answer(
+                    session,
+                    lesson_id,
+                    exercise_id,
+                    correct=bool(data.get("correct")),
+                    time_spent_seconds=float(data.get("time_spent_seconds") or 0),
+                )
+        case _:
+            pass
+
+
+def subscriptions() -> list[Subscription]:
+    return [
+        Subscription("analytics-identity", "identity", ["parla.identity.>"], handle_identity),
+        Subscription("analytics-curriculum", "curriculum", ["parla.curriculum.>"], handle_curriculum),
+        Subscription("analytics-progress", "progress", ["parla.progress.>"], handle_progress),
+    ]

@@ -1,0 +1,61 @@
+"""The system audit log and its tamper-evidence check (FR-22)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from parla_analytics import queries
+from parla_analytics.audit import verify_chain
+from parla_analytics.schemas import AuditPage, AuditVerificationRead
+from parla_shared.auth import requires_admin
+from parla_shared.problems import Problem, problem_responses
+
+
+class AuditController(Controller):
+    path = "/audit-log"
+    tags = ["audit"]
+    guards = [requires_admin]
+    security = [{"BearerToken": []}]
+
+    @get(
+        "",
+        summary="System audit entries, newest first (admin); filter by action, table and time",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_entries(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        *,
+        action: FromQuery[str | None] = None,
+        table: Annotated[str | None, QueryParameter(description="table_name of the entries")] = None,
+        since: Annotated[datetime | None, QueryParameter(name="from", description="created at or after")] = None,
+        until: Annotated[datetime | None, QueryParameter(name="to", description="created before")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> AuditPage:
+        if since is not None and until is not None and since > until:
+            raise Problem(400, "Invalid time range", "from must not be after to")
+        return await queries.audit_page(
+            db_session, action=action, table_name=table, since=since, until=until, limit=limit, cursor=cursor
+        )
+
+    @get(
+        "/verify",
+        summary="Checks the hash chain of the whole audit log (admin)",
+        responses=problem_responses(401, 403),
+    )
+    async def verify(self, db_engine: NamedDependency[AsyncEngine]) -> AuditVerificationRead:
+        # One snapshot for the chain head and the rows, so concurrent appends don't look like tampering.
+        async with db_engine.connect() as connection:
+            snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with snapshot.begin():
+                result = await verify_chain(snapshot)
+        return AuditVerificationRead(
+            ok=result.ok, checked=result.checked, first_broken_id=result.first_broken_id, reason=result.reason
+        )
