@@ -2,7 +2,7 @@
 
 Anonymous, like the app before a learner starts a lesson; each user reads the course tree once
 (on_start) and then loads random lessons, half of them revalidating with ``If-None-Match`` the way a
-client holding a cached copy does. Run (see docs/performance/curriculum.md):
+client holding a cached copy does. Run (see docs/performance.md (curriculum)):
 
     locust -f loadtests/curriculum.py --headless -u 50 -r 10 -t 60s --host http://localhost:8080
 """

@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-25
 
 No foreign key leaves the ``progress`` schema: ``user_id``, ``course_id``, ``lesson_id`` and
-``exercise_id`` are plain UUIDs owned by identity and curriculum (see docs/decisions/progress.md).
+``exercise_id`` are plain UUIDs owned by identity and curriculum (see docs/decisions.md (progress)).
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
 """The content tables (PRD "Course content structure" and "Audio & media"), as created by migration 0002.
 
 Stable ``key`` columns (courses, sections, units, lessons, exercises) are the identity of content for
-course-as-code: a re-imported document is matched to stored rows by key (docs/decisions/curriculum.md).
+course-as-code: a re-imported document is matched to stored rows by key (docs/decisions.md (curriculum)).
 """
 
 from __future__ import annotations
