@@ -148,6 +148,13 @@ async def running_pipeline(
                 await task
         await bus.close()
         await consumer_bus.close()
+        # Other suites share this database: leave no trace of the probe consumer.
+        async with analytics_engine.begin() as connection:
+            for table in ("inbox", "dead_letters"):
+                await connection.execute(
+                    text(f"DELETE FROM analytics.{table} WHERE consumer = :durable"),  # noqa: S608 - fixed names
+                    {"durable": pipeline.durable},
+                )
 
 
 async def test_a_change_and_its_event_are_handled_exactly_once_in_another_service(

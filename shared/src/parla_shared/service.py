@@ -37,6 +37,7 @@ from parla_shared.problems import fallback_exception_handlers, problem_details_p
 from parla_shared.settings import ServiceSettings
 
 BackgroundTask = Callable[[Litestar], Coroutine[Any, Any, None]]
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -108,12 +109,12 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
         try:
             yield
         finally:
+            # Bounded, so a stuck broker or database connection can't hold the process at shutdown.
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await bus.close()
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bus.close(), timeout=SHUTDOWN_GRACE_SECONDS)
 
     return Litestar(
         route_handlers=[HealthController, _MetricsController, *definition.route_handlers],
