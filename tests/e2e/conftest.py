@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -15,3 +21,53 @@ def gateway() -> Iterator[httpx.Client]:
         pytest.fail("PARLA_TEST_GATEWAY_URL is not set: run the tests with `make test`")
     with httpx.Client(base_url=url, timeout=10) as client:
         yield client
+
+
+MailedCode = Callable[[str, str], str]
+
+
+@pytest.fixture(scope="session")
+def mailed_code() -> MailedCode:
+    """``mailed_code(email, subject_part)``: the code identity mailed, read from the platform's ``.eml`` files."""
+
+    def find(email: str, subject_part: str) -> str:
+        mail_dir = Path(os.environ["PARLA_TEST_DATA_DIR"]) / "mail"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for path in sorted(mail_dir.glob("*.eml")):
+                message = message_from_bytes(path.read_bytes(), policy=policy.default)
+                if message["To"] == email and subject_part in str(message["Subject"]):
+                    body = message.get_body(preferencelist=("plain",))
+                    assert body is not None
+                    return str(body.get_content()).split("?token=")[1].split()[0]
+            time.sleep(0.1)
+        pytest.fail(f"no mail '{subject_part}' to {email}")
+
+    return find
+
+
+def answer_key(exercise_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Right and wrong answers for these exercises, read from curriculum's own tables (the test's oracle)."""
+
+    async def read() -> tuple[dict[str, str], dict[str, str]]:
+        connection = await asyncpg.connect(os.environ["PARLA_TEST_ADMIN_DSN"])
+        try:
+            ids = [uuid.UUID(exercise_id) for exercise_id in exercise_ids]
+            right = {
+                str(row["id"]): row["correct_answer"]
+                for row in await connection.fetch(
+                    "SELECT id, correct_answer FROM curriculum.exercises WHERE id = ANY($1::uuid[])", ids
+                )
+            }
+            wrong = dict.fromkeys(right, "no lo sé")
+            for row in await connection.fetch(
+                "SELECT exercise_id, id, is_correct FROM curriculum.exercise_options "
+                "WHERE exercise_id = ANY($1::uuid[])",
+                ids,
+            ):
+                (right if row["is_correct"] else wrong)[str(row["exercise_id"])] = str(row["id"])
+            return right, wrong
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())

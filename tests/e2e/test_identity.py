@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -44,21 +42,6 @@ def _query(sql: str, *args: Any) -> list[asyncpg.Record]:
             await connection.close()
 
     return asyncio.run(run())
-
-
-def _mailed_code(email: str, subject_part: str, timeout: float = 20.0) -> str:
-    """The code identity mailed (as an .eml file under the platform's $PARLA_DATA_DIR/mail/)."""
-    mail_dir = Path(os.environ["PARLA_TEST_DATA_DIR"]) / "mail"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in sorted(mail_dir.glob("*.eml")):
-            message = message_from_bytes(path.read_bytes(), policy=policy.default)
-            if message["To"] == email and subject_part in str(message["Subject"]):
-                body = message.get_body(preferencelist=("plain",))
-                assert body is not None
-                return str(body.get_content()).split("?token=")[1].split()[0]
-        time.sleep(0.1)
-    pytest.fail(f"no mail '{subject_part}' to {email}")
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +104,17 @@ def test_bad_credentials_are_401(gateway: httpx.Client, account: dict[str, Any])
     assert wrong.json() == unknown.json()
 
 
-def test_verify_email_and_password_reset(gateway: httpx.Client) -> None:
+def test_verify_email_and_password_reset(gateway: httpx.Client, mailed_code: Callable[[str, str], str]) -> None:
     email = _email()
     registered = gateway.post(f"{ID}/auth/register", json={"email": email, "password": PASSWORD, "name": "Vi"})
     assert registered.status_code == 201
-    code = _mailed_code(email, "Confirm")
+    code = mailed_code(email, "Confirm")
     assert gateway.post(f"{ID}/auth/verify-email", json={"token": code}).status_code == 200
     assert gateway.post(f"{ID}/auth/verify-email", json={"token": code}).status_code == 400
 
     assert gateway.post(f"{ID}/auth/password-reset", json={"email": email}).status_code == 202
     assert gateway.post(f"{ID}/auth/password-reset", json={"email": _email()}).status_code == 202
-    reset = _mailed_code(email, "Reset")
+    reset = mailed_code(email, "Reset")
     body = {"token": reset, "new_password": "Another-pass2"}
     assert gateway.post(f"{ID}/auth/password-reset/confirm", json=body).status_code == 204
     assert gateway.post(f"{ID}/auth/password-reset/confirm", json=body).status_code == 400

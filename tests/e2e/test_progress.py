@@ -11,36 +11,10 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+from conftest import answer_key
 
 PASSWORD = "Progress-pass1"
 ID, CUR, PRO = "/api/identity", "/api/curriculum", "/api/progress"
-
-
-def _answer_key(exercise_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Right and wrong answers for these exercises, read from curriculum's own tables (the test's oracle)."""
-
-    async def read() -> tuple[dict[str, str], dict[str, str]]:
-        connection = await asyncpg.connect(os.environ["PARLA_TEST_ADMIN_DSN"])
-        try:
-            ids = [uuid.UUID(exercise_id) for exercise_id in exercise_ids]
-            right = {
-                str(row["id"]): row["correct_answer"]
-                for row in await connection.fetch(
-                    "SELECT id, correct_answer FROM curriculum.exercises WHERE id = ANY($1::uuid[])", ids
-                )
-            }
-            wrong = dict.fromkeys(right, "no lo sé")
-            for row in await connection.fetch(
-                "SELECT exercise_id, id, is_correct FROM curriculum.exercise_options "
-                "WHERE exercise_id = ANY($1::uuid[])",
-                ids,
-            ):
-                (right if row["is_correct"] else wrong)[str(row["exercise_id"])] = str(row["id"])
-            return right, wrong
-        finally:
-            await connection.close()
-
-    return asyncio.run(read())
 
 
 @pytest.fixture
@@ -97,7 +71,7 @@ def test_a_learner_works_through_the_first_spanish_lesson(gateway: httpx.Client,
     session = started.json()
     content = gateway.get(f"{CUR}/lessons/{first_lesson}").json()
     assert [exercise["id"] for exercise in content["exercises"]] == session["exercise_ids"]
-    right, wrong = _answer_key(session["exercise_ids"])
+    right, wrong = answer_key(session["exercise_ids"])
 
     answers = f"{PRO}/sessions/{session['session_id']}/answers"
     for index, exercise in enumerate(content["exercises"]):
@@ -163,7 +137,7 @@ def test_deleting_the_account_erases_the_learners_progress(gateway: httpx.Client
     exercise = session["exercise_ids"][0]
     answered = gateway.post(
         f"{PRO}/sessions/{session['session_id']}/answers",
-        json={"exercise_id": exercise, "answer": _answer_key([exercise])[1][exercise]},
+        json={"exercise_id": exercise, "answer": answer_key([exercise])[1][exercise]},
         headers=learner,
     )
     assert answered.status_code == 200
