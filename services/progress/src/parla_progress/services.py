@@ -296,11 +296,9 @@ class ProgressService:
         enrolment = await self._enrolment(course_id)
         assert enrolment is not None
         if created_id is not None:
-            await self.outbox.add(
-                self.session,
+            await self._publish(
                 events.ENROLLMENT_CREATED,
                 events.EnrollmentCreated(user_id=self.user_id, course_id=course_id),
-                subject_id=self.user_id,
             )
         return _enrolment_read(enrolment), created_id is not None
 
@@ -445,8 +443,7 @@ class ProgressService:
         return [(row.exercise_id, UUID(row.lesson_id)) for row in rows]
 
     async def _started(self, lesson_session: LessonSession) -> None:
-        await self.outbox.add(
-            self.session,
+        await self._publish(
             events.LESSON_STARTED,
             events.LessonStarted(
                 user_id=self.user_id,
@@ -455,7 +452,6 @@ class ProgressService:
                 session_id=lesson_session.id,
                 practice=lesson_session.practice,
             ),
-            subject_id=self.user_id,
         )
 
     async def _touch_course(self, course_id: UUID, now: datetime) -> None:
@@ -575,8 +571,7 @@ class ProgressService:
                 response=msgspec.to_builtins(result),
             )
         )
-        await self.outbox.add(
-            self.session,
+        await self._publish(
             events.EXERCISE_ANSWERED,
             events.ExerciseAnswered(
                 user_id=self.user_id,
@@ -591,7 +586,6 @@ class ProgressService:
                 hearts_lost=hearts_lost,
                 xp_earned=0,
             ),
-            subject_id=self.user_id,
         )
         return result
 
@@ -609,8 +603,7 @@ class ProgressService:
                     created_at=change.at,
                 )
             )
-            await self.outbox.add(
-                self.session,
+            await self._publish(
                 events.HEARTS_CHANGED,
                 events.HeartsChanged(
                     user_id=self.user_id,
@@ -619,7 +612,6 @@ class ProgressService:
                     hearts_after=change.hearts_after,
                     reason=change.reason,
                 ),
-                subject_id=self.user_id,
             )
 
     # ------------------------------------------------------------------ completion
@@ -719,8 +711,7 @@ class ProgressService:
         lesson_session.completed_at = now
         lesson_session.result = msgspec.to_builtins(result)
         learner.last_active_at = now
-        await self.outbox.add(
-            self.session,
+        await self._publish(
             events.LESSON_COMPLETED,
             events.LessonCompleted(
                 user_id=self.user_id,
@@ -734,7 +725,6 @@ class ProgressService:
                 xp_earned=lesson_xp,
                 practice=lesson_session.practice,
             ),
-            subject_id=self.user_id,
         )
         await self.session.flush()
         return result
@@ -812,12 +802,14 @@ class ProgressService:
             )
         )
         if amount > 0:
-            await self.outbox.add(
-                self.session,
+            await self._publish(
                 events.XP_EARNED,
                 events.XpEarned(user_id=self.user_id, amount=amount, source=source, local_date=today),
-                subject_id=self.user_id,
             )
+
+    async def _publish(self, event_type: str, payload: msgspec.Struct) -> None:
+        """An event about this learner, in this transaction's outbox."""
+        await self.outbox.add(self.session, event_type, payload, subject_id=self.user_id)
 
     async def _extend_streak(self, learner: Learner, now: datetime, zone: ZoneInfo) -> None:
         before = _streak_state(learner)
@@ -827,8 +819,7 @@ class ProgressService:
         learner.last_active_local_date = after.last_active_local_date
         learner.streak_survives_until = after.streak_survives_until
         if after.last_active_local_date != before.last_active_local_date and after.last_active_local_date:
-            await self.outbox.add(
-                self.session,
+            await self._publish(
                 events.STREAK_EXTENDED,
                 events.StreakExtended(
                     user_id=self.user_id,
@@ -836,7 +827,6 @@ class ProgressService:
                     longest_streak=after.longest_streak,
                     local_date=after.last_active_local_date,
                 ),
-                subject_id=self.user_id,
             )
 
     async def _award_achievements(self, learner: Learner, now: datetime, zone: ZoneInfo) -> list[Achievement]:
@@ -890,8 +880,7 @@ class ProgressService:
                 .values(user_id=self.user_id, achievement_id=achievement.id, earned_at=now)
                 .on_conflict_do_nothing(index_elements=[UserAchievement.user_id, UserAchievement.achievement_id])
             )
-            await self.outbox.add(
-                self.session,
+            await self._publish(
                 events.ACHIEVEMENT_UNLOCKED,
                 events.AchievementUnlocked(
                     user_id=self.user_id,
@@ -899,7 +888,6 @@ class ProgressService:
                     name=achievement.name,
                     xp_reward=achievement.xp_reward,
                 ),
-                subject_id=self.user_id,
             )
             if achievement.xp_reward:
                 await self._earn_xp(learner, achievement.xp_reward, "achievement", now, zone)
