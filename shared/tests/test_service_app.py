@@ -10,6 +10,8 @@ from pathlib import Path
 import msgspec
 import pytest
 from litestar import Controller, Litestar, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
@@ -37,16 +39,20 @@ class ProbeController(Controller):
     path = "/probe"
 
     @post("/notes")
-    async def create_note(self, data: NoteCreate) -> NoteCreate:
+    async def create_note(self, data: JSONBody[NoteCreate]) -> NoteCreate:
         return data
 
     @get("/whoami")
-    async def whoami(self, principal: Principal, db_session: AsyncSession) -> dict[str, str | None]:
+    async def whoami(
+        self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, str | None]:
         setting = await db_session.scalar(text("SELECT current_setting('app.user_id', true)"))
         return {"principal": str(principal.user_id), "app_user_id": setting}
 
     @get("/my-rows")
-    async def my_rows(self, principal: Principal, db_session: AsyncSession) -> list[str]:
+    async def my_rows(
+        self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
+    ) -> list[str]:
         rows = await db_session.execute(text("SELECT user_id FROM analytics.probe_owned ORDER BY note"))
         return [str(row[0]) for row in rows]
 

@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,7 +49,7 @@ class HealthController(Controller):
         summary="The database and NATS are reachable",
         responses=problem_responses(503),
     )
-    async def ready(self, state: State, db_engine: AsyncEngine) -> Readiness:
+    async def ready(self, state: State, db_engine: NamedDependency[AsyncEngine]) -> Readiness:
         bus: EventBus = state.bus
         database = await database_reachable(db_engine)
         readiness = Readiness(

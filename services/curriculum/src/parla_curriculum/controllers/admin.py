@@ -8,9 +8,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_curriculum.cache import ContentCache
@@ -86,11 +88,11 @@ class CourseDocumentController(Controller):
         self,
         *,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        outbox: Outbox,
-        media: MediaStorage,
-        settings: CurriculumSettings,
-        content_cache: ContentCache,
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+        media: NamedDependency[MediaStorage],
+        settings: NamedDependency[CurriculumSettings],
+        content_cache: NamedDependency[ContentCache],
     ) -> ImportSummary:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in (*YAML_TYPES, "application/json"):
@@ -115,7 +117,9 @@ class CourseDocumentController(Controller):
             **problem_responses(401, 403, 404),
         },
     )
-    async def export_course(self, db_session: AsyncSession, course_id: UUID) -> Response[str]:
+    async def export_course(
+        self, db_session: NamedDependency[AsyncSession], course_id: FromPath[UUID]
+    ) -> Response[str]:
         exported = await export_text(db_session, course_id)
         if exported is None:
             raise Problem(404, "Course not found", f"No course has the id {course_id}.")

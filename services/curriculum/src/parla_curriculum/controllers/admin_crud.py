@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,11 +221,11 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
         async def create(
             self,
             *,
-            db_session: AsyncSession,
-            outbox: Outbox,
-            media: MediaStorage,
-            content_cache: ContentCache,
-            data: create_type,  # type: ignore[valid-type]
+            db_session: NamedDependency[AsyncSession],
+            outbox: NamedDependency[Outbox],
+            media: NamedDependency[MediaStorage],
+            content_cache: NamedDependency[ContentCache],
+            data: JSONBody[create_type],  # type: ignore[valid-type]
         ) -> read_type:  # type: ignore[valid-type]
             values = _values(data)
             if validate is not None:
@@ -236,7 +238,11 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
             return read(row)
 
         @get("/{row_id:uuid}", summary=f"Read a {entity} (every column)", responses=problem_responses(401, 403, 404))
-        async def read_one(self, db_session: AsyncSession, row_id: uuid.UUID) -> read_type:  # type: ignore[valid-type]
+        async def read_one(
+            self,
+            db_session: NamedDependency[AsyncSession],
+            row_id: FromPath[uuid.UUID],
+        ) -> read_type:  # type: ignore[valid-type]
             return read(await load(db_session, row_id))
 
         @patch(
@@ -245,12 +251,12 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
         async def update(
             self,
             *,
-            db_session: AsyncSession,
-            outbox: Outbox,
-            media: MediaStorage,
-            content_cache: ContentCache,
-            row_id: uuid.UUID,
-            data: update_type,  # type: ignore[valid-type]
+            db_session: NamedDependency[AsyncSession],
+            outbox: NamedDependency[Outbox],
+            media: NamedDependency[MediaStorage],
+            content_cache: NamedDependency[ContentCache],
+            row_id: FromPath[uuid.UUID],
+            data: JSONBody[update_type],  # type: ignore[valid-type]
         ) -> read_type:  # type: ignore[valid-type]
             row = await load(db_session, row_id)
             values = _values(data)
@@ -274,7 +280,11 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
             responses=problem_responses(401, 403, 404, 422),
         )
         async def remove(
-            self, db_session: AsyncSession, outbox: Outbox, content_cache: ContentCache, row_id: uuid.UUID
+            self,
+            db_session: NamedDependency[AsyncSession],
+            outbox: NamedDependency[Outbox],
+            content_cache: NamedDependency[ContentCache],
+            row_id: FromPath[uuid.UUID],
         ) -> None:
             row = await load(db_session, row_id)
             old = column_values(row)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_curriculum.checking import ExerciseNotFoundError, check_answer
@@ -26,7 +28,11 @@ class InternalController(Controller):
         responses=problem_responses(400, 401, 404),
     )
     async def check(
-        self, db_session: AsyncSession, principal: Principal, exercise_id: UUID, data: AnswerCheck
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        exercise_id: FromPath[UUID],
+        data: JSONBody[AnswerCheck],
     ) -> CheckResult:
         del principal  # required: only authenticated callers may grade
         try:

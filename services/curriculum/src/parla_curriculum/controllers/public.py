@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import File, Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,10 @@ class PublicController(Controller):
         responses=_ok(list[LanguageRead]),
     )
     async def list_languages(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, content_cache: ContentCache
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        content_cache: NamedDependency[ContentCache],
     ) -> Response[bytes]:
         cached = await content_cache.get(db_session, ("languages",), reads.languages)
         assert cached is not None
@@ -51,13 +55,13 @@ class PublicController(Controller):
     async def list_courses(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        content_cache: ContentCache,
+        db_session: NamedDependency[AsyncSession],
+        content_cache: NamedDependency[ContentCache],
         from_language: Annotated[
-            str | None, Parameter(query="from", description="code of the language the learner speaks")
+            str | None, QueryParameter(name="from", description="code of the language the learner speaks")
         ] = None,
         to_language: Annotated[
-            str | None, Parameter(query="to", description="code of the language being learned")
+            str | None, QueryParameter(name="to", description="code of the language being learned")
         ] = None,
     ) -> Response[bytes]:
         async def build(session: AsyncSession) -> list[CourseSummary]:
@@ -73,7 +77,11 @@ class PublicController(Controller):
         responses={**_ok(CourseTree), **problem_responses(404)},
     )
     async def get_course(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, content_cache: ContentCache, course_id: UUID
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        content_cache: NamedDependency[ContentCache],
+        course_id: FromPath[UUID],
     ) -> Response[bytes]:
         async def build(session: AsyncSession) -> CourseTree | None:
             return await reads.course_tree(session, course_id)
@@ -91,10 +99,10 @@ class PublicController(Controller):
     async def get_lesson(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        content_cache: ContentCache,
-        media: MediaStorage,
-        lesson_id: UUID,
+        db_session: NamedDependency[AsyncSession],
+        content_cache: NamedDependency[ContentCache],
+        media: NamedDependency[MediaStorage],
+        lesson_id: FromPath[UUID],
     ) -> Response[bytes]:
         async def build(session: AsyncSession) -> LessonRead | None:
             return await reads.lesson(session, lesson_id, media.public_url)
@@ -121,11 +129,11 @@ class PublicController(Controller):
     )
     async def get_audio(
         self,
-        db_session: AsyncSession,
-        media: MediaStorage,
-        exercise_id: UUID,
-        audio_format: Annotated[AudioFormat | None, Parameter(query="format")] = None,
-        quality: AudioQuality | None = None,
+        db_session: NamedDependency[AsyncSession],
+        media: NamedDependency[MediaStorage],
+        exercise_id: FromPath[UUID],
+        audio_format: Annotated[AudioFormat | None, QueryParameter(name="format")] = None,
+        quality: FromQuery[AudioQuality | None] = None,
     ) -> File | Redirect:
         candidates = list(
             await db_session.scalars(

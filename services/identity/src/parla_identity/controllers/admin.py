@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,10 +47,10 @@ class AdminUsersController(Controller):
     )
     async def list_users(
         self,
-        db_session: AsyncSession,
-        email: str | None = Parameter(default=None, description="case-insensitive substring of the email"),
-        limit: int = Parameter(default=50, ge=1, le=200),
-        offset: int = Parameter(default=0, ge=0),
+        db_session: NamedDependency[AsyncSession],
+        email: Annotated[str | None, QueryParameter(description="case-insensitive substring of the email")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> UserPage:
         query = select(User)
         if email:
@@ -63,7 +65,7 @@ class AdminUsersController(Controller):
         return UserPage(items=[domain.user_read(user) for user in users], total=total, limit=limit, offset=offset)
 
     @get("/{user_id:uuid}", summary="One user", responses=problem_responses(401, 403, 404))
-    async def get_user(self, db_session: AsyncSession, user_id: UUID) -> UserRead:
+    async def get_user(self, db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]) -> UserRead:
         return domain.user_read(await _user(db_session, user_id))
 
     @delete(
@@ -72,13 +74,24 @@ class AdminUsersController(Controller):
         summary="Erase a user (FR-5)",
         responses=problem_responses(401, 403, 404),
     )
-    async def delete_user(self, db_session: AsyncSession, outbox: Outbox, principal: Principal, user_id: UUID) -> None:
+    async def delete_user(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+    ) -> None:
         user = await _user(db_session, user_id)
         await erase_user(db_session, outbox, user.id, principal.user_id, "admin")
 
     @put("/{user_id:uuid}/roles/{role:str}", summary="Grant a role", responses=problem_responses(401, 403, 404))
     async def grant_role(
-        self, db_session: AsyncSession, outbox: Outbox, principal: Principal, user_id: UUID, role: str
+        self,
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+        role: FromPath[str],
     ) -> RolesRead:
         role = _role(role)
         user = await _user(db_session, user_id)
@@ -103,7 +116,12 @@ class AdminUsersController(Controller):
         responses=problem_responses(401, 403, 404, 409),
     )
     async def revoke_role(
-        self, db_session: AsyncSession, outbox: Outbox, principal: Principal, user_id: UUID, role: str
+        self,
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+        principal: NamedDependency[Principal],
+        user_id: FromPath[UUID],
+        role: FromPath[str],
     ) -> RolesRead:
         role = _role(role)
         user = await _user(db_session, user_id)

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from litestar import Controller, Response, post
 from litestar.background_tasks import BackgroundTask
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +58,11 @@ class AuthController(Controller):
 
     @post("/register", summary="Create an account and mail a verification code", responses=problem_responses(409, 422))
     async def register(
-        self, data: RegisterRequest, identity: Identity, db_session: AsyncSession, outbox: Outbox
+        self,
+        data: JSONBody[RegisterRequest],
+        identity: NamedDependency[Identity],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
     ) -> Response[UserRead]:
         email = domain.valid_email(data.email)
         domain.valid_password(data.password)
@@ -100,7 +106,12 @@ class AuthController(Controller):
     @post(
         "/verify-email", status_code=HTTP_200_OK, summary="Confirm the email address", responses=problem_responses(400)
     )
-    async def verify_email(self, data: VerifyEmailRequest, db_session: AsyncSession, outbox: Outbox) -> Verified:
+    async def verify_email(
+        self,
+        data: JSONBody[VerifyEmailRequest],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+    ) -> Verified:
         user_id = await domain.consume_user_token(db_session, data.token, domain.EMAIL_VERIFICATION)
         user = await domain.user_by_id(db_session, user_id)
         if user is None:
@@ -124,7 +135,11 @@ class AuthController(Controller):
         security=[],
     )
     async def login(
-        self, data: LoginRequest, identity: Identity, db_session: AsyncSession, outbox: Outbox
+        self,
+        data: JSONBody[LoginRequest],
+        identity: NamedDependency[Identity],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
     ) -> TokenPair:
         settings = identity.settings
         context = request_context.get()
@@ -165,7 +180,12 @@ class AuthController(Controller):
         summary="Exchange a refresh token for a new pair",
         responses=problem_responses(401),
     )
-    async def refresh(self, data: RefreshRequest, identity: Identity, db_session: AsyncSession) -> TokenPair:
+    async def refresh(
+        self,
+        data: JSONBody[RefreshRequest],
+        identity: NamedDependency[Identity],
+        db_session: NamedDependency[AsyncSession],
+    ) -> TokenPair:
         try:
             return await domain.rotate_refresh_token(identity, db_session, data.refresh_token)
         except domain.RefreshTokenReusedError:
@@ -175,7 +195,9 @@ class AuthController(Controller):
             ) from None
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Revoke the refresh token's session")
-    async def logout(self, data: LogoutRequest, db_session: AsyncSession, outbox: Outbox) -> None:
+    async def logout(
+        self, data: JSONBody[LogoutRequest], db_session: NamedDependency[AsyncSession], outbox: NamedDependency[Outbox]
+    ) -> None:
         user_id = await domain.logout(db_session, data.refresh_token)
         if user_id is not None:
             await outbox.add(
@@ -188,7 +210,11 @@ class AuthController(Controller):
 
     @post("/password-reset", status_code=HTTP_202_ACCEPTED, summary="Mail a password-reset code (always 202)")
     async def password_reset(
-        self, data: PasswordResetRequest, identity: Identity, db_session: AsyncSession, outbox: Outbox
+        self,
+        data: JSONBody[PasswordResetRequest],
+        identity: NamedDependency[Identity],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
     ) -> Response[Accepted]:
         accepted = Accepted(detail="if an account with this email exists, a reset code has been sent")
         user = await domain.find_user_by_email(db_session, data.email)
@@ -215,7 +241,11 @@ class AuthController(Controller):
         responses=problem_responses(400, 422),
     )
     async def password_reset_confirm(
-        self, data: PasswordResetConfirm, identity: Identity, db_session: AsyncSession, outbox: Outbox
+        self,
+        data: JSONBody[PasswordResetConfirm],
+        identity: NamedDependency[Identity],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
     ) -> None:
         domain.valid_password(data.new_password, "new_password")
         # Hashed before the transaction starts, so no connection is held while bcrypt runs.

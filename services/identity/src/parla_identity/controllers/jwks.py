@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from parla_identity.domain import Identity
 
@@ -14,7 +15,7 @@ class JwksController(Controller):
     tags = ["keys"]
 
     @get("/jwks.json", summary="Public signing keys (JWKS)")
-    async def jwks(self, identity: Identity) -> Response[dict[str, Any]]:
+    async def jwks(self, identity: NamedDependency[Identity]) -> Response[dict[str, Any]]:
         return Response(
             await identity.keys.jwks(),
             headers={"Cache-Control": "public, max-age=60"},

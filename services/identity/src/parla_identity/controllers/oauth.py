@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,7 +115,12 @@ class OAuthController(Controller):
         status_code=302,
         responses=problem_responses(404, 502, 503),
     )
-    async def authorize(self, provider: str, oauth_clients: OAuthClients, db_session: AsyncSession) -> Redirect:
+    async def authorize(
+        self,
+        provider: FromPath[str],
+        oauth_clients: NamedDependency[OAuthClients],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Redirect:
         url = await oauth_clients.authorization_url(db_session, provider)
         await db_session.commit()  # the request session commits only on 2xx; the state must outlive this 302
         return Redirect(path=url, status_code=302)
@@ -126,14 +133,14 @@ class OAuthController(Controller):
     async def callback(
         self,
         *,
-        provider: str,
-        identity: Identity,
-        oauth_clients: OAuthClients,
-        db_session: AsyncSession,
-        outbox: Outbox,
-        code: str | None = None,
-        oauth_state: str | None = Parameter(query="state", default=None),
-        error: str | None = None,
+        provider: FromPath[str],
+        identity: NamedDependency[Identity],
+        oauth_clients: NamedDependency[OAuthClients],
+        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
+        code: FromQuery[str | None] = None,
+        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        error: FromQuery[str | None] = None,
     ) -> TokenPair:
         oauth_clients.require_configured(provider)
         if error:

@@ -7,6 +7,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, patch
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,12 +48,18 @@ class MeController(Controller):
     security = [{"BearerToken": []}]
 
     @get("", summary="The caller's profile", responses=problem_responses(401, 404))
-    async def get_me(self, db_session: AsyncSession, principal: Principal) -> UserRead:
+    async def get_me(
+        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> UserRead:
         return domain.user_read(await current_user(db_session, principal))
 
     @patch("", summary="Change the caller's profile", responses=problem_responses(401, 404, 422))
     async def update_me(
-        self, data: UserUpdate, db_session: AsyncSession, principal: Principal, outbox: Outbox
+        self,
+        data: JSONBody[UserUpdate],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        outbox: NamedDependency[Outbox],
     ) -> UserRead:
         user = await current_user(db_session, principal)
         wanted: dict[str, Any] = {}
@@ -84,6 +92,11 @@ class MeController(Controller):
         return domain.user_read(user)
 
     @delete("", status_code=HTTP_204_NO_CONTENT, summary="Erase the caller's account (FR-5)")
-    async def delete_me(self, db_session: AsyncSession, principal: Principal, outbox: Outbox) -> None:
+    async def delete_me(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        outbox: NamedDependency[Outbox],
+    ) -> None:
         user = await current_user(db_session, principal)
         await erase_user(db_session, outbox, user.id, principal.user_id, "self")

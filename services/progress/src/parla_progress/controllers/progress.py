@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from parla_progress.schemas import (
     AnswerCreate,
@@ -69,7 +69,7 @@ class ProgressController(Controller):
         responses=problem_responses(400, 401),
     )
     async def my_daily_xp(
-        self, progress: NamedDependency[ProgressService], days: Annotated[int, Parameter(ge=1, le=366)] = 7
+        self, progress: NamedDependency[ProgressService], days: Annotated[int, QueryParameter(ge=1, le=366)] = 7
     ) -> list[DailyXpRead]:
         return await progress.daily_xp(days)
 
@@ -78,7 +78,7 @@ class ProgressController(Controller):
         summary="Each lesson's status, best score and completion count",
         responses=problem_responses(401, 404, 503),
     )
-    async def course(self, course_id: UUID, progress: NamedDependency[ProgressService]) -> CourseProgressRead:
+    async def course(self, course_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> CourseProgressRead:
         return await progress.course_progress(course_id)
 
     @post(
@@ -87,7 +87,7 @@ class ProgressController(Controller):
         status_code=201,
         responses=problem_responses(401, 403, 404, 409, 503),
     )
-    async def start_lesson(self, lesson_id: UUID, progress: NamedDependency[ProgressService]) -> SessionRead:
+    async def start_lesson(self, lesson_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> SessionRead:
         return await progress.start_lesson(lesson_id)
 
     @post(
@@ -109,10 +109,10 @@ class ProgressController(Controller):
     )
     async def answer(
         self,
-        session_id: UUID,
+        session_id: FromPath[UUID],
         data: JSONBody[AnswerCreate],
         progress: NamedDependency[ProgressService],
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> AnswerRead:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise Problem(400, "Bad Idempotency-Key", "the Idempotency-Key header must be 1 to 255 characters")
@@ -124,5 +124,5 @@ class ProgressController(Controller):
         status_code=200,
         responses=problem_responses(401, 404, 409, 503),
     )
-    async def complete(self, session_id: UUID, progress: NamedDependency[ProgressService]) -> CompletionRead:
+    async def complete(self, session_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> CompletionRead:
         return await progress.complete(session_id)
