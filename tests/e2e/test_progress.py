@@ -171,3 +171,68 @@ def test_deleting_the_account_erases_the_learners_progress(gateway: httpx.Client
     while rows() > 0:
         assert time.monotonic() < deadline, "progress rows survived the account's deletion"
         time.sleep(0.2)
+
+
+def test_a_learner_completes_the_whole_spanish_course(gateway: httpx.Client, learner: dict[str, str]) -> None:
+    """Every lesson of the shipped course, always taking a lesson progress says is available: each completion
+    unlocks exactly the lessons whose prerequisites are now all completed, and the course ends fully completed."""
+    course_id = gateway.get(f"{CUR}/courses", params={"from": "en", "to": "es"}).json()[0]["id"]
+    tree = gateway.get(f"{CUR}/courses/{course_id}").json()
+    lessons = [lesson for section in tree["sections"] for unit in section["units"] for lesson in unit["lessons"]]
+    prerequisites = {lesson["id"]: set(lesson["prerequisite_ids"]) for lesson in lessons}
+    assert gateway.post(f"{PRO}/enrollments", json={"course_id": course_id}, headers=learner).status_code == 201
+
+    completed: list[str] = []
+    total_xp = 0
+    while True:
+        statuses = {
+            lesson["lesson_id"]: lesson["status"]
+            for lesson in gateway.get(f"{PRO}/courses/{course_id}", headers=learner).json()["lessons"]
+        }
+        expected_available = {
+            lesson_id
+            for lesson_id, needed in prerequisites.items()
+            if lesson_id not in completed and needed <= set(completed)
+        }
+        assert {i for i, status in statuses.items() if status == "available"} == expected_available
+        assert {i for i, status in statuses.items() if status == "completed"} == set(completed)
+        if not expected_available:
+            break
+        lesson_id = next(lesson["id"] for lesson in lessons if lesson["id"] in expected_available)
+
+        session = gateway.post(f"{PRO}/lessons/{lesson_id}/sessions", headers=learner)
+        assert session.status_code == 201, session.text
+        session_id, exercise_ids = session.json()["session_id"], session.json()["exercise_ids"]
+        right, _ = answer_key(exercise_ids)
+        for exercise_id in exercise_ids:
+            answered = gateway.post(
+                f"{PRO}/sessions/{session_id}/answers",
+                json={
+                    "exercise_id": exercise_id,
+                    "answer": right[exercise_id],
+                    "time_spent_seconds": 4,
+                    "hints_used": 0,
+                },
+                headers=learner,
+            )
+            assert answered.status_code == 200, answered.text
+            assert answered.json()["correct"] is True, answered.json()
+        result = gateway.post(f"{PRO}/sessions/{session_id}/complete", headers=learner).json()
+        assert (result["score"], result["perfect"]) == (100, True), result
+
+        completed.append(lesson_id)
+        now_available = {i for i, needed in prerequisites.items() if i not in completed and needed <= set(completed)}
+        assert set(result["unlocked_lesson_ids"]) == now_available - expected_available
+        total_xp += result["xp_earned"]
+        assert result["total_xp"] == total_xp
+
+    assert sorted(completed) == sorted(prerequisites), "every lesson of the course was completed once"
+    achievements = {a["name"] for a in gateway.get(f"{PRO}/me/achievements", headers=learner).json()}
+    # Every achievement but the 7-day streak is reachable in one day.
+    assert achievements == {"First Lesson", "Perfect Practice", "XP Collector", "Skill Master"}
+    me = gateway.get(f"{PRO}/me", headers=learner).json()
+    assert (me["total_xp"], me["hearts"], me["current_streak"]) == (
+        sum(lesson["xp_reward"] for lesson in lessons) + 50 + 75 + 25 + 200,
+        5,
+        1,
+    )
