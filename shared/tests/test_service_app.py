@@ -42,6 +42,11 @@ class ProbeController(Controller):
     async def create_note(self, data: JSONBody[NoteCreate]) -> NoteCreate:
         return data
 
+    @post("/notes/stored", status_code=200)
+    async def store_note(self, data: JSONBody[NoteCreate], db_session: NamedDependency[AsyncSession]) -> NoteCreate:
+        stored = await db_session.scalar(text("SELECT CAST(:note AS text)"), {"note": data.text})
+        return NoteCreate(text=str(stored), stars=data.stars)
+
     @get("/whoami")
     async def whoami(
         self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
@@ -86,6 +91,15 @@ async def test_unknown_body_fields_are_rejected(probe_client: AsyncTestClient[Li
     response = await probe_client.post("/probe/notes", json={"text": "hi", "stars": 1, "admin": True})
     assert response.status_code == 400
     assert "admin" in response.text
+
+
+async def test_text_the_database_cannot_store_is_a_bad_request(probe_client: AsyncTestClient[Litestar]) -> None:
+    stored = await probe_client.post("/probe/notes/stored", json={"text": "¿Qué tal?", "stars": 1})
+    assert (stored.status_code, stored.json()) == (200, {"text": "¿Qué tal?", "stars": 1})
+    response = await probe_client.post("/probe/notes/stored", json={"text": "nul\u0000byte", "stars": 1})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in response.json()["detail"]
 
 
 async def test_routes_needing_a_user_answer_401_to_anonymous_callers(probe_client: AsyncTestClient[Litestar]) -> None:

@@ -16,8 +16,12 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 PROBLEM_JSON = "application/problem+json"
+# SQLSTATEs for text PostgreSQL cannot store (a NUL character, a code point outside the encoding): bad input
+# from the client, whichever field carried it, not a server fault.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _log = structlog.get_logger("parla.problems")
 
 
@@ -105,6 +109,20 @@ def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
     )
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+        return _unhandled(request, exc)
+    return Response(
+        {
+            "status": 400,
+            "title": "Bad Request",
+            "detail": "The request holds text that cannot be stored, such as a NUL character.",
+        },
+        status_code=400,
+        media_type=PROBLEM_JSON,
+    )
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: http_exception_to_problem})
@@ -112,5 +130,6 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 
 
 def fallback_exception_handlers() -> ExceptionHandlersMap:
-    """Anything not an HTTP error is a 500 problem, logged with its traceback, never a stack trace to the client."""
-    return {Exception: _unhandled}
+    """Text the database cannot store is a 400 problem; anything else not an HTTP error is a 500 problem, logged
+    with its traceback, never a stack trace to the client."""
+    return {DBAPIError: _database_error, Exception: _unhandled}
