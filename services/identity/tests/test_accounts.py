@@ -224,3 +224,30 @@ async def test_stored_hashes_use_the_configured_cost(
     user, _ = await user_with_token(client)
     stored = await db.fetchval("SELECT password_hash FROM identity.users WHERE id = $1::uuid", user["id"])
     assert bcrypt_cost(stored) == settings.bcrypt_rounds
+
+
+async def test_strings_the_database_cannot_store_are_problems_not_500s(client: Any) -> None:
+    """A NUL character (PostgreSQL text cannot hold one) or a login email longer than any account's must be
+    answered as a client error in problem+json, never reach the database and fail there."""
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        ("/auth/register", {"email": new_email(), "password": PASSWORD, "name": "Ana\x00"}, {}),
+        ("/auth/login", {"email": "ana\x00@example.com", "password": PASSWORD}, {}),
+        ("/auth/login", {"email": "a" * 400 + "@example.com", "password": PASSWORD}, {}),
+        ("/auth/login", {"email": new_email(), "password": PASSWORD}, {"X-Forwarded-For": "f" * 400}),
+        ("/auth/password-reset", {"email": "ana\x00@example.com"}, {}),
+    ]
+    for path, body, headers in requests:
+        response = await client.post(path, json=body, headers=headers)
+        assert 400 <= response.status_code < 500, (path, body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json"), (path, body)
+
+
+async def test_the_reserved_placeholder_domain_cannot_be_registered(client: Any) -> None:
+    """``@users.parla.invalid`` addresses belong to provider accounts without an email (TikTok); a password account
+    there would take the address a provider login needs."""
+    response = await client.post(
+        "/auth/register",
+        json={"email": f"tiktok-{uuid4().hex}@Users.Parla.Invalid", "password": PASSWORD, "name": "Squatter"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["key"] == "email"

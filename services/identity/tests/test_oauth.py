@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from conftest import events_of, new_email, register
+from conftest import PASSWORD, code_from, events_of, login, new_email, register, wait_for_mail
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from fake_provider import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET, FakeProvider
 from litestar.testing import AsyncTestClient
@@ -132,6 +132,47 @@ async def test_google_links_an_existing_account_only_through_a_verified_email(
     me = (await oauth_client.get("/users/me", headers=bearer(linked.json()["access_token"]))).json()
     assert me["id"] == existing["id"]
     assert me["is_email_verified"] is True
+
+
+async def test_linking_an_unverified_account_ends_the_password_nobody_proved_the_email_for(
+    oauth_client: Any, provider: FakeProvider, db: asyncpg.Connection
+) -> None:
+    """Account pre-hijacking: someone registers the owner's address with their own password and never verifies
+    it; when the owner later logs in with a provider that verified the address, that password and its sessions
+    must stop opening the account."""
+    squatter = await register(oauth_client)
+    squatter_session = await login(oauth_client, squatter["email"])
+    linked = await google_login(
+        oauth_client, provider, sub=f"g-{uuid4().hex}", email=squatter["email"], email_verified=True, name="Owner"
+    )
+    assert linked.status_code == 200, linked.text
+    me = (await oauth_client.get("/users/me", headers=bearer(linked.json()["access_token"]))).json()
+    assert (me["id"], me["is_email_verified"]) == (squatter["id"], True)
+    refused = await oauth_client.post(
+        "/auth/login",
+        json={"email": squatter["email"], "password": PASSWORD},
+        headers={"X-Forwarded-For": f"198.51.100.{uuid4().int % 250}"},
+    )
+    assert refused.status_code == 401
+    stale = await oauth_client.post("/auth/refresh", json={"refresh_token": squatter_session["refresh_token"]})
+    assert stale.status_code == 401
+    assert len(await events_of(db, "parla.identity.user.email_verified", me["id"])) == 1
+
+
+async def test_linking_a_verified_account_keeps_its_password(
+    oauth_client: Any, provider: FakeProvider, settings: IdentitySettings
+) -> None:
+    owner = await register(oauth_client)
+    token = code_from(await wait_for_mail(settings.data_path / "mail", owner["email"], "Confirm"))
+    assert (await oauth_client.post("/auth/verify-email", json={"token": token})).status_code == 200
+    session = await login(oauth_client, owner["email"])
+    linked = await google_login(
+        oauth_client, provider, sub=f"g-{uuid4().hex}", email=owner["email"], email_verified=True, name="Owner"
+    )
+    assert linked.status_code == 200, linked.text
+    await login(oauth_client, owner["email"])
+    kept = await oauth_client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert kept.status_code == 200
 
 
 async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(

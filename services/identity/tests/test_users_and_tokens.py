@@ -84,6 +84,18 @@ async def test_patch_me_validates_and_publishes_the_changes(client: Any, db: asy
     assert updated_at is True
 
 
+async def test_profile_strings_the_database_cannot_store_are_problems_not_500s(client: Any, identity: Identity) -> None:
+    _, headers = await user_with_token(client)
+    for body in ({"name": "Ana\x00"}, {"avatar_url": "https://cdn.example/a\x00.png"}):
+        response = await client.patch("/users/me", json=body, headers=headers)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    _, admin = await _admin_headers(client, identity)
+    found = await client.get("/admin/users", params={"email": "a\x00b"}, headers=admin)
+    assert 400 <= found.status_code < 500, found.text
+    assert found.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Connection) -> None:
     user, headers = await user_with_token(client)
     response = await client.delete("/users/me", headers=headers)

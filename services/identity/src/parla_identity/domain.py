@@ -218,10 +218,22 @@ async def consume_user_token(session: AsyncSession, token: str, purpose: str) ->
 # --- login throttling -------------------------------------------------------------------------------------
 
 
+THROTTLE_KEY_MAX_LENGTH = 320  # login_throttles.key is VARCHAR(320)
+
+
+def _throttle_key(kind: str, value: str) -> str:
+    key = f"{kind}:{value}"
+    if len(key) <= THROTTLE_KEY_MAX_LENGTH:
+        return key
+    # Longer than any real email or address (a typed login email, a forged X-Forwarded-For): its hash still
+    # counts the failures instead of overflowing the column.
+    return f"{kind}:sha256:{token_hash(value)}"
+
+
 def throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"account:{email.strip().lower()}"]
+    keys = [_throttle_key("account", email.strip().lower())]
     if ip:
-        keys.append(f"ip:{ip}")
+        keys.append(_throttle_key("ip", ip))
     return keys
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
+
+# PostgreSQL text cannot hold a NUL character: a string that reaches the database (not passwords or tokens, which
+# are only hashed) is refused when the body is read, with a 400 that names the field.
+Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00]*$")]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True):
@@ -13,10 +18,10 @@ class Body(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RegisterRequest(Body):
-    email: str
+    email: Text
     password: str
-    name: str
-    timezone: str | None = None
+    name: Text
+    timezone: Text | None = None
     daily_xp_goal: int | None = None
 
 
@@ -25,7 +30,7 @@ class VerifyEmailRequest(Body):
 
 
 class LoginRequest(Body):
-    email: str
+    email: Text
     password: str
 
 
@@ -38,7 +43,7 @@ class LogoutRequest(Body):
 
 
 class PasswordResetRequest(Body):
-    email: str
+    email: Text
 
 
 class PasswordResetConfirm(Body):
@@ -68,10 +73,10 @@ class UserRead(msgspec.Struct, frozen=True):
 class UserUpdate(Body):
     """Only the fields given change; ``avatar_url: null`` clears the avatar."""
 
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    avatar_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    name: Text | msgspec.UnsetType = msgspec.UNSET
+    avatar_url: Text | msgspec.UnsetType | None = msgspec.UNSET
     daily_xp_goal: int | msgspec.UnsetType = msgspec.UNSET
-    timezone: str | msgspec.UnsetType = msgspec.UNSET
+    timezone: Text | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserPage(msgspec.Struct, frozen=True):

@@ -48,7 +48,11 @@ class AdminUsersController(Controller):
     async def list_users(
         self,
         db_session: NamedDependency[AsyncSession],
-        email: Annotated[str | None, QueryParameter(description="case-insensitive substring of the email")] = None,
+        email: Annotated[
+            str | None,
+            # A NUL character cannot reach PostgreSQL text: refused as a bad parameter rather than failing there.
+            QueryParameter(description="case-insensitive substring of the email", pattern=r"^[^\x00]*$"),
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> UserPage:

@@ -65,6 +65,10 @@ class AuthController(Controller):
         outbox: NamedDependency[Outbox],
     ) -> Response[UserRead]:
         email = domain.valid_email(data.email)
+        if email.lower().endswith(domain.PLACEHOLDER_EMAIL_DOMAIN):
+            # Reserved for provider accounts without an email (TikTok): a password account there would take the
+            # address a provider login needs, and could never be mailed.
+            raise domain.invalid("email", f"addresses ending in {domain.PLACEHOLDER_EMAIL_DOMAIN} are reserved")
         domain.valid_password(data.password)
         name = domain.valid_name(data.name)
         timezone = domain.valid_timezone(data.timezone) if data.timezone is not None else "UTC"

@@ -73,7 +73,20 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
             select(OAuthProvider.id).where(OAuthProvider.user_id == user.id, OAuthProvider.provider == found.provider)
         ):
             raise Problem(409, "Account exists", f"this account is already linked to another {found.provider} account")
-        user.is_email_verified = True
+        if not user.is_email_verified:
+            # Whoever set this account's password never proved they own the address the provider has just verified
+            # (account pre-hijacking): that password and its sessions no longer open the account; the owner can
+            # set one through a password reset.
+            user.password_hash = None
+            await domain.revoke_all_refresh_tokens(session, user.id)
+            user.is_email_verified = True
+            await outbox.add(
+                session,
+                events.USER_EMAIL_VERIFIED,
+                events.UserOnly(user_id=user.id),
+                subject_id=user.id,
+                actor_id=user.id,
+            )
     else:
         email = found.email or placeholder_email(found.provider, found.provider_user_id)
         user = await domain.create_user(
