@@ -104,7 +104,16 @@ class ThreadedServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="on",
+                # As in production (75 s): uvicorn's default 5 s equals httpx's idle expiry, so the server could
+                # close a pooled connection just as the client reused it (a ReadError, not a service fault).
+                timeout_keep_alive=75,
+            )
         )
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, daemon=True)

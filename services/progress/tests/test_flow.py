@@ -268,6 +268,20 @@ async def test_answers_are_checked_against_the_session(new_learner: Any, content
     assert long_key.status_code == 400
 
 
+async def test_an_answer_postgresql_cannot_store_is_a_400_problem(new_learner: Any, content: Content) -> None:
+    learner: LearnerClient = new_learner()
+    await learner.enrol(content.test_id)
+    session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
+    # Valid JSON, but a text column cannot hold U+0000: it must be refused, not crash the answer's INSERT.
+    response = await learner.post(
+        f"/sessions/{session['session_id']}/answers",
+        {"exercise_id": session["exercise_ids"][0], "answer": "Ci\u0000ao"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await learner.me())["hearts"] == 5
+
+
 async def test_a_retried_answer_changes_nothing(new_learner: Any, content: Content, db: Any) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import nats
 import pytest
 from conftest import Content, LearnerClient
@@ -190,3 +191,101 @@ async def test_a_timezone_change_neither_breaks_nor_doubles_the_streak(
         assert (await learner.me())["current_streak"] == 0
     finally:
         clock.release()
+
+
+async def test_a_first_request_racing_the_deletion_leaves_nothing_behind(
+    new_learner: Any, content: Content, publish: Any, db: Any, test_env: TestEnvironment
+) -> None:
+    """The learner's very first request creates their row while identity's user.deleted is being handled:
+    whichever transaction commits first, nothing of the user is left once the erasure is done (FR-5)."""
+    learner: LearnerClient = new_learner()
+
+    async def lock_waiters() -> int:
+        return int(
+            await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+    async def erasure_recorded() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM progress.erased_users WHERE user_id = $1", learner.user_id))
+
+    blocker = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        # Holding the enrolment's unique key stops the request right after it created the learner row, uncommitted.
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute(
+            "INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", learner.user_id, content.test_id
+        )
+        enrolment = asyncio.create_task(learner.enrol(content.test_id))
+
+        async def request_waits() -> bool:
+            return await lock_waiters() >= 1
+
+        await _eventually(request_waits)
+        await publish(
+            "parla.identity.user.deleted",
+            {"user_id": str(learner.user_id), "deleted_by": str(learner.user_id), "reason": "self"},
+        )
+
+        async def erasure_done_or_waiting() -> bool:
+            return await erasure_recorded() or await lock_waiters() >= 2
+
+        await _eventually(erasure_done_or_waiting)
+        await transaction.rollback()
+        assert (await enrolment).status_code in (201, 401)
+    finally:
+        await blocker.close()
+
+    await _eventually(erasure_recorded)  # recorded in the transaction that deletes the user's rows
+    for table in PROGRESS_TABLES:
+        count = await db.fetchval(f"SELECT count(*) FROM progress.{table} WHERE user_id = $1", learner.user_id)  # noqa: S608
+        assert count == 0, table
+
+
+async def test_a_first_request_behind_a_running_deletion_is_refused(
+    new_learner: Any, content: Content, publish: Any, db: Any, test_env: TestEnvironment
+) -> None:
+    """The other order: the erasure has begun (its learner row is not committed yet) when the learner's first
+    request comes; the request waits for it and then finds the account deleted, leaving nothing (FR-5)."""
+    learner: LearnerClient = new_learner()
+
+    async def lock_waiters() -> int:
+        return int(
+            await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+    blocker = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        # Holding the erased_users key stops the erasure just before it records the user and commits.
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("INSERT INTO progress.erased_users (user_id) VALUES ($1)", learner.user_id)
+        await publish(
+            "parla.identity.user.deleted",
+            {"user_id": str(learner.user_id), "deleted_by": str(learner.user_id), "reason": "self"},
+        )
+
+        async def erasure_waits() -> bool:
+            return await lock_waiters() >= 1
+
+        await _eventually(erasure_waits)
+        enrolment = asyncio.create_task(learner.enrol(content.test_id))
+
+        async def request_waits_or_is_done() -> bool:
+            return enrolment.done() or await lock_waiters() >= 2
+
+        await _eventually(request_waits_or_is_done)
+        await transaction.rollback()
+        response = await enrolment
+    finally:
+        await blocker.close()
+
+    assert response.status_code == 401, response.text
+    assert response.json()["title"] == "Account deleted"
+    for table in PROGRESS_TABLES:
+        count = await db.fetchval(f"SELECT count(*) FROM progress.{table} WHERE user_id = $1", learner.user_id)  # noqa: S608
+        assert count == 0, table

@@ -116,16 +116,21 @@ async def lock_learner(session: AsyncSession, user_id: UUID) -> Learner:
     )
     learner = (await session.execute(statement)).scalar_one_or_none()
     if learner is None:
-        if await session.get(ErasedUser, user_id) is not None:
-            raise Problem(401, "Account deleted", "this account has been deleted")
         # Identity's event has not arrived yet: defaults now, its values when it comes (consumers.py).
         await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
+        # Checked only after the insert, which waits for an erasure holding this key (erase_learner): by then
+        # its erased_users row is committed and visible to this new statement.
+        if await session.get(ErasedUser, user_id) is not None:
+            raise Problem(401, "Account deleted", "this account has been deleted")
         learner = (await session.execute(statement)).scalar_one()
     return learner
 
 
 async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
     """Hard delete of everything progress holds about a user (FR-5)."""
+    # A first request may have inserted the learner row without committing it yet; FOR UPDATE cannot see (nor
+    # wait for) that row, but this insert waits on its key until that request ends, so its rows get deleted too.
+    await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
     await session.execute(select(Learner.user_id).where(Learner.user_id == user_id).with_for_update())
     await session.execute(insert(ErasedUser).values(user_id=user_id).on_conflict_do_nothing())
     for model in USER_TABLES:
