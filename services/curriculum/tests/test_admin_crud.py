@@ -222,3 +222,17 @@ async def test_admin_crud_rejects_bad_changes_with_problems(
         "/admin/languages/00000000-0000-0000-0000-000000000000", headers=admin_headers, json={"name": "X"}
     )
     assert missing.status_code == 404
+
+
+async def test_values_that_do_not_fit_their_columns_are_422_problems(
+    client: Client, admin_headers: dict[str, str], db: asyncpg.Connection, shipped_course: ImportResult
+) -> None:
+    section_id = await db.fetchval(
+        "SELECT s.id FROM sections s JOIN courses c ON c.id = s.course_id WHERE c.key = 'es-from-en' AND s.key = 'a1'"
+    )
+    unit = {"section_id": str(section_id), "key": "too-big", "name": "Too big", "sort_order": 97}
+    for body in ({**unit, "name": "N" * 256}, {**unit, "sort_order": 2**31}, {**unit, "key": "k" * 101}):
+        response = await client.post("/admin/units", headers=admin_headers, json=body)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT count(*) FROM units WHERE sort_order = 97") == 0

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_curriculum.cache import ContentCache, etag_matches
 from parla_curriculum.cli import engine_for
 from parla_curriculum.settings import CurriculumSettings
+
+REVISION = text("SELECT revision FROM content_revision WHERE id = 1")
 
 
 @pytest.fixture
@@ -83,3 +87,38 @@ def test_if_none_match_forms() -> None:
     assert etag_matches("*", etag)
     assert not etag_matches('"abcd"', etag)
     assert not etag_matches(None, etag)
+
+
+async def test_a_payload_built_before_a_change_is_not_kept_after_it(
+    settings: CurriculumSettings, session: AsyncSession, db: asyncpg.Connection
+) -> None:
+    """A slow build from the content before a change must not outlive it once another read saw the change."""
+    cache = ContentCache(revision_check_seconds=0.0)
+    reading, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_build(build_session: AsyncSession) -> dict[str, int]:
+        revision = (await build_session.execute(REVISION)).scalar_one()
+        reading.set()
+        await finish.wait()
+        return {"revision": revision}
+
+    async def build(build_session: AsyncSession) -> dict[str, int]:
+        return {"revision": (await build_session.execute(REVISION)).scalar_one()}
+
+    slow = asyncio.create_task(cache.get(session, "lesson", slow_build))
+    await reading.wait()
+    await bump(db)
+    engine = engine_for(settings)
+    try:
+        async with AsyncSession(engine) as other_session:
+            # Another request sees the new revision first.
+            await cache.get(other_session, "course", build)
+            finish.set()
+            before = await slow
+            assert before is not None
+            after = await cache.get(other_session, "lesson", build)
+            current = await db.fetchval("SELECT revision FROM content_revision WHERE id = 1")
+    finally:
+        await engine.dispose()
+    assert after is not None
+    assert after.body == f'{{"revision":{current}}}'.encode()

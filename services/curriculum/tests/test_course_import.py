@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import json
 import shutil
 from pathlib import Path
@@ -406,3 +407,70 @@ async def test_audio_that_is_not_its_declared_format_is_rejected(
     monkeypatch.setenv("PARLA_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("PARLA_DATA_DIR", settings.data_dir)
     assert await asyncio.to_thread(cli.main, ["import", str(path)]) == 1
+
+
+async def test_values_too_long_for_their_columns_are_rejected_naming_the_path(
+    client: Client, admin_headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    document = german_course()
+    document["key"] = "pt-from-en-" + "x" * 100
+    document["to_language"] = "pt"
+    unit = document["sections"][0]["units"][0]
+    unit["name"] = "N" * 256
+    unit["icon_url"] = "https://example.com/" + "i" * 500
+    counts = await row_counts(db)
+    response = await import_document(client, admin_headers, document)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert {(error["key"], error["message"]) for error in response.json()["errors"]} == {
+        ("key", "must be at most 100 characters"),
+        ("sections[0].units[0].name", "must be at most 255 characters"),
+        ("sections[0].units[0].icon_url", "must be at most 500 characters"),
+    }
+    assert await row_counts(db) == counts
+
+
+async def test_metadata_with_yaml_dates_reimports_unchanged(
+    client: Client, admin_headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    document = german_course()
+    document["key"] = "pt-from-en"
+    document["to_language"] = "pt"
+    # YAML reads an unquoted date as a date; the JSONB column stores it as a string.
+    metadata = document["sections"][0]["units"][0]["lessons"][0]["exercises"][0]["metadata"]
+    metadata["added"] = datetime.date(2024, 5, 1)
+    source = yaml.safe_dump(document, allow_unicode=True)
+    assert "added: 2024-05-01\n" in source
+    headers = {**admin_headers, "Content-Type": "application/yaml"}
+    first = await client.post("/admin/courses/import", content=source.encode(), headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/admin/courses/import", content=source.encode(), headers=headers)
+    assert again.status_code == 201, again.text
+    assert (again.json()["created"], again.json()["updated"], again.json()["deleted"]) == (0, 0, 0)
+    stored = await db.fetchval(
+        "SELECT metadata FROM exercises WHERE course_id = $1 AND key = 'basics-1-hello'",
+        UUID(first.json()["course_id"]),
+    )
+    assert json.loads(stored) == {"source_language": "en", "target_language": "de", "added": "2024-05-01"}
+
+
+async def test_moving_a_course_to_a_language_pair_another_course_teaches_is_rejected(
+    client: Client, admin_headers: dict[str, str], shipped_course: ImportResult
+) -> None:
+    document = german_course()
+    document["key"] = "it-from-fr"
+    document["from_language"] = "fr"
+    document["to_language"] = "it"
+    created = await import_document(client, admin_headers, document)
+    assert created.status_code == 201, created.text
+    document["from_language"], document["to_language"] = "en", "es"  # what es-from-en teaches
+    response = await import_document(client, admin_headers, document)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "key": "to_language",
+            "message": "course 'es-from-en' already teaches es from en",
+        }
+    ]
+    tree = (await client.get(f"/courses/{created.json()['course_id']}")).json()
+    assert tree["to_language"] == "it"

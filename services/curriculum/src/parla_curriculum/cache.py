@@ -65,8 +65,13 @@ class ContentCache:
                 self._revision = revision
         if key in self._entries:
             return self._entries[key]
+        revision = self._revision
         payload = await build(session)
         entry = None if payload is None else encode(payload)
+        if self._revision != revision:
+            # Another request moved the cache to a newer revision while this payload was being built, maybe
+            # from older content: filed now, it would outlive that revision.
+            return entry
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
         self._entries[key] = entry

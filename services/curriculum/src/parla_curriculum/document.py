@@ -8,9 +8,11 @@ author fixes a file in one round. Pure: no database, no files (audio files are c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import yaml
 
 FORMAT = "parla-course/1"
@@ -22,6 +24,10 @@ EXERCISE_TYPES = ("translation", "multiple_choice", "listening")
 AUDIO_FORMATS = ("mp3", "wav", "ogg")
 AUDIO_QUALITIES = ("low", "medium", "high")
 REQUIRED_QUALITIES = ("low", "high")
+# The VARCHAR limits of migration 0002_content.
+MAX_KEY_LENGTH = 100
+MAX_NAME_LENGTH = 255
+MAX_URL_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,10 @@ class _Reader:
             self.error(_join(path, name), "is required")
         return value
 
-    def text(self, data: dict[str, Any], name: str, path: str, *, required: bool = True) -> str | None:
+    def text(
+        self, data: dict[str, Any], name: str, path: str, *, required: bool = True, max_length: int | None = None
+    ) -> str | None:
+        """``max_length`` is the column's (VARCHAR) limit: a longer value would fail the import's insert."""
         value = data.get(name)
         if value is None:
             if required and name in data:
@@ -157,10 +166,12 @@ class _Reader:
             return None
         if required and not value.strip():
             self.error(_join(path, name), "must not be empty")
+        if max_length is not None and len(value) > max_length:
+            self.error(_join(path, name), f"must be at most {max_length} characters")
         return value
 
     def key(self, data: dict[str, Any], path: str, name: str = "key") -> str:
-        value = self.text(data, name, path)
+        value = self.text(data, name, path, max_length=MAX_KEY_LENGTH)
         if value is not None and not KEY_PATTERN.match(value):
             self.error(_join(path, name), f"{value!r} is not a key (lowercase letters, digits and single hyphens)")
         return value or ""
@@ -230,7 +241,7 @@ def parse_document(data: Any) -> CourseDocument:
         key=reader.key(top, ""),
         from_language=from_language,
         to_language=to_language,
-        name=reader.text(top, "name", "") or "",
+        name=reader.text(top, "name", "", max_length=MAX_NAME_LENGTH) or "",
         description=reader.text(top, "description", "", required=False),
         difficulty_level=reader.choice(top, "difficulty_level", "", DIFFICULTY_LEVELS) or "beginner",
         sections=[],
@@ -244,7 +255,7 @@ def parse_document(data: Any) -> CourseDocument:
             continue
         section = DocSection(
             key=reader.key(section_data, section_path),
-            name=reader.text(section_data, "name", section_path) or "",
+            name=reader.text(section_data, "name", section_path, max_length=MAX_NAME_LENGTH) or "",
             description=reader.text(section_data, "description", section_path, required=False),
             cefr_level=reader.choice(section_data, "cefr_level", section_path, CEFR_LEVELS),
             units=[],
@@ -272,10 +283,10 @@ def _parse_unit(reader: _Reader, raw: Any, path: str) -> DocUnit | None:
         reader.error(f"{path}.color", 'must be a hex colour "#RRGGBB" (quote it in YAML)')
     unit = DocUnit(
         key=reader.key(data, path),
-        name=reader.text(data, "name", path) or "",
+        name=reader.text(data, "name", path, max_length=MAX_NAME_LENGTH) or "",
         description=reader.text(data, "description", path, required=False),
         color=color,
-        icon_url=reader.text(data, "icon_url", path, required=False),
+        icon_url=reader.text(data, "icon_url", path, required=False, max_length=MAX_URL_LENGTH),
         lessons=[],
     )
     for lesson_index, raw_lesson in enumerate(reader.items(data, "lessons", path)):
@@ -302,7 +313,7 @@ def _parse_lesson(reader: _Reader, raw: Any, path: str) -> DocLesson | None:
             prerequisites.append(item)
     lesson = DocLesson(
         key=reader.key(data, path),
-        name=reader.text(data, "name", path) or "",
+        name=reader.text(data, "name", path, max_length=MAX_NAME_LENGTH) or "",
         description=reader.text(data, "description", path, required=False),
         xp_reward=reader.integer(data, "xp_reward", path, 20, low=0, high=10_000),
         estimated_minutes=reader.integer(data, "estimated_minutes", path, 5, low=1, high=600),
@@ -363,6 +374,8 @@ def _parse_exercise(reader: _Reader, raw: Any, path: str) -> DocExercise | None:
     if metadata is not None and not isinstance(metadata, dict):
         reader.error(f"{path}.metadata", "must be a mapping")
         metadata = None
+    elif metadata is not None:
+        metadata = _as_stored_json(reader, metadata, f"{path}.metadata")
     exercise = DocExercise(
         key=reader.key(data, path),
         type=kind,
@@ -385,6 +398,17 @@ def _parse_exercise(reader: _Reader, raw: Any, path: str) -> DocExercise | None:
     if kind == "listening":
         _parse_audio(reader, data, path, exercise)
     return exercise
+
+
+def _as_stored_json(reader: _Reader, value: dict[Any, Any], path: str) -> dict[str, Any] | None:
+    """The mapping as the JSONB column gives it back (a YAML date becomes its ISO string, a number key a
+    string key), so that re-importing the same document compares equal to what is stored."""
+    try:
+        stored: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(value))
+    except (msgspec.EncodeError, TypeError) as exc:
+        reader.error(path, f"must be JSON-compatible ({exc})")
+        return None
+    return stored
 
 
 def _parse_options(reader: _Reader, data: dict[str, Any], path: str, exercise: DocExercise) -> None:
@@ -502,23 +526,31 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(graph, white)
     cycles: list[list[str]] = []
+    # Iterative, with each open node's remaining successors: a course's chain of lessons (each unlocking the
+    # next) can be deeper than Python's recursion limit.
     stack: list[str] = []
+    successors: list[Iterator[str]] = []
 
-    def visit(node: str) -> None:
+    def enter(node: str) -> None:
         colour[node] = grey
         stack.append(node)
-        for successor in graph.get(node, []):
+        successors.append(iter(graph.get(node, [])))
+
+    for root in graph:
+        if colour[root] != white:
+            continue
+        enter(root)
+        while stack:
+            successor = next(successors[-1], None)
+            if successor is None:
+                colour[stack.pop()] = black
+                successors.pop()
+                continue
             state = colour.get(successor, black)
             if state == grey:
                 cycles.append(stack[stack.index(successor) :])
             elif state == white:
-                visit(successor)
-        stack.pop()
-        colour[node] = black
-
-    for node in graph:
-        if colour[node] == white:
-            visit(node)
+                enter(successor)
     return cycles
 
 

@@ -160,23 +160,25 @@ class CourseImporter:
             "description": document.description,
             "difficulty_level": document.difficulty_level,
         }
-        if course is None:
-            pair = await session.scalar(
-                select(Course).where(
-                    Course.from_language_id == course_values["from_language_id"],
-                    Course.to_language_id == course_values["to_language_id"],
-                )
+        # One course per language pair (a UNIQUE of the table): a new course, or one that changes its pair,
+        # must not take the pair of another.
+        pair = await session.scalar(
+            select(Course).where(
+                Course.from_language_id == course_values["from_language_id"],
+                Course.to_language_id == course_values["to_language_id"],
+                Course.key != document.key,
             )
-            if pair is not None:
-                raise DocumentInvalidError(
-                    [
-                        DocumentError(
-                            "key",
-                            f"course {pair.key!r} already teaches {document.to_language} "
-                            f"from {document.from_language}; keep its key to update it",
-                        )
-                    ]
-                )
+        )
+        if pair is not None:
+            teaches = f"course {pair.key!r} already teaches {document.to_language} from {document.from_language}"
+            raise DocumentInvalidError(
+                [
+                    DocumentError("key", f"{teaches}; keep its key to update it")
+                    if course is None
+                    else DocumentError("to_language", teaches)
+                ]
+            )
+        if course is None:
             course = Course(id=uuid7(), key=document.key, **course_values)
             session.add(course)
             changes.created.append(course)

@@ -246,3 +246,37 @@ def test_not_yaml_and_not_a_mapping() -> None:
 def test_find_cycles() -> None:
     assert find_cycles({"a": ["b"], "b": ["c"], "c": []}) == []
     assert find_cycles({"a": ["b"], "b": ["a"], "c": ["c"]}) == [["a", "b"], ["c"]]
+
+
+def test_a_long_chain_of_prerequisites_is_checked() -> None:
+    """A big course where every lesson unlocks the next (our convention) is deeper than Python's recursion."""
+    lessons = [
+        {
+            "key": f"l-{index}",
+            "name": f"L{index}",
+            "prerequisites": [f"l-{index - 1}"] if index else [],
+            "exercises": [{"key": f"e-{index}", "type": "translation", "prompt": "Hello", "answer": "Hola"}],
+        }
+        for index in range(3000)
+    ]
+    document = minimal()
+    document["sections"][0]["units"] = [{"key": "u", "name": "U", "lessons": lessons}]
+    assert len(parse_document(document).lessons()) == 3000
+    lessons[0]["prerequisites"] = ["l-2999"]
+    with pytest.raises(DocumentInvalidError) as raised:
+        parse_document(document)
+    [error] = raised.value.errors
+    assert error.path == "sections[0].units[0].lessons[0].prerequisites"
+    assert error.message.startswith("prerequisite cycle between lessons: l-0 → l-2999 → l-2998")
+    assert error.message.endswith("l-1 → l-0")
+
+
+def test_metadata_is_kept_as_json() -> None:
+    document = minimal()
+    exercise = document["sections"][0]["units"][0]["lessons"][0]["exercises"][0]
+    exercise["metadata"] = load_text("{added: 2024-05-01, 7: seven}")
+    assert parse_document(document).exercises()[0].metadata == {"added": "2024-05-01", "7": "seven"}
+    exercise["metadata"] = load_text("{yes: 1}")  # YAML 1.1 reads `yes` as true: JSON has no bool keys
+    with pytest.raises(DocumentInvalidError) as raised:
+        parse_document(document)
+    assert [error.path for error in raised.value.errors] == ["sections[0].units[0].lessons[0].exercises[0].metadata"]

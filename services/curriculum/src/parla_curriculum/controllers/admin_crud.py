@@ -1,9 +1,10 @@
 """Admin create/read/update/delete of every content entity, each change announced with old and new values.
 
 One generic controller per entity (``/admin/<entities>``). The database enforces the PRD's constraints:
-a unique violation answers 409, a check or foreign-key violation 422. Rules the database cannot see are
-checked here: unit and lesson keys unique in their course, prerequisites without cycles, audio metadata
-read from the stored file. Deleting a row deletes its children by cascade; the event names the row deleted.
+a unique violation answers 409, a check or foreign-key violation, or a value its column cannot hold, 422.
+Rules the database cannot see are checked here: unit and lesson keys unique in their course, prerequisites
+without cycles, audio metadata read from the stored file. Deleting a row deletes its children by cascade;
+the event names the row deleted.
 """
 
 # No ``from __future__ import annotations``: the generic handlers' annotations must be real types for Litestar.
@@ -20,7 +21,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
@@ -75,6 +76,12 @@ async def _flush(session: AsyncSession) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise _problem_for(exc) from None
+    except DBAPIError as exc:
+        # SQLSTATE class 22 (data exception): a value its column cannot hold (too long, out of range); asyncpg
+        # raises one too for a parameter it cannot send (an integer beyond int32).
+        if not str(getattr(exc.orig, "sqlstate", None)).startswith("22"):
+            raise
+        raise Problem(422, "Invalid value", f"A value does not fit its column: {exc.orig}.") from None
 
 
 def _merged(row: UUIDv7Base | None, values: dict[str, Any], name: str) -> Any:
