@@ -6,8 +6,10 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import pytest
 from conftest import PASSWORD, code_from, events_of, login, new_email, register, user_with_token, wait_for_mail
 
+from parla_identity.controllers import auth as auth_controller
 from parla_identity.passwords import bcrypt_cost
 from parla_identity.settings import IdentitySettings
 from parla_shared.testing import bearer
@@ -251,3 +253,23 @@ async def test_the_reserved_placeholder_domain_cannot_be_registered(client: Any)
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["key"] == "email"
+
+
+async def test_a_bad_reset_code_is_refused_before_any_password_is_hashed(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bcrypt costs a quarter of a CPU second: an anonymous caller with a made-up code must not get one."""
+    hashed: list[str] = []
+    real_hash = auth_controller.hash_password
+
+    async def counting_hash(password: str, rounds: int) -> str:
+        hashed.append(password)
+        return await real_hash(password, rounds)
+
+    monkeypatch.setattr(auth_controller, "hash_password", counting_hash)
+    refused = await client.post(
+        "/auth/password-reset/confirm", json={"token": "made-up-code", "new_password": "Brand-new-pass2"}
+    )
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert hashed == []

@@ -196,6 +196,24 @@ async def issue_user_token(session: AsyncSession, user_id: UUID, purpose: str, l
     return token
 
 
+def invalid_token() -> Problem:
+    return Problem(400, "Invalid token", "the token is unknown, expired or already used")
+
+
+async def check_user_token(session: AsyncSession, token: str, purpose: str) -> None:
+    """400 unless the token could be consumed now; it is not used up (``consume_user_token`` does that)."""
+    live = await session.scalar(
+        select(UserToken.id).where(
+            UserToken.token_hash == token_hash(token),
+            UserToken.purpose == purpose,
+            UserToken.used_at.is_(None),
+            UserToken.expires_at > datetime.now(UTC),
+        )
+    )
+    if live is None:
+        raise invalid_token()
+
+
 async def consume_user_token(session: AsyncSession, token: str, purpose: str) -> UUID:
     """The user the token belongs to; the token is used up. 400 when unknown, used, expired or of another kind."""
     row = await session.scalar(
@@ -204,7 +222,7 @@ async def consume_user_token(session: AsyncSession, token: str, purpose: str) ->
         .with_for_update()
     )
     if row is None or row.used_at is not None or row.expires_at <= datetime.now(UTC):
-        raise Problem(400, "Invalid token", "the token is unknown, expired or already used")
+        raise invalid_token()
     row.used_at = datetime.now(UTC)
     # Any other outstanding token of the same kind is void too.
     await session.execute(
