@@ -114,6 +114,35 @@ async def test_a_deleted_last_row_is_detected(
     assert (await _verify(client, make_token))["ok"] is True
 
 
+async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
+    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+) -> None:
+    """The forger rewrites the newest entry and its hash (no later entry links to it): only the head disagrees,
+    and the entry to blame is that last one."""
+    last = await analytics_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
+    assert last["id"] == chain[2].id
+    forged = {**dict(last), "old_values": {"name": "forged"}}
+    await analytics_db.execute(
+        "UPDATE analytics.system_audit_log SET old_values = $2::jsonb, hash = $3 WHERE id = $1",
+        last["id"],
+        json.dumps(forged["old_values"]),
+        entry_hash(last["prev_hash"], forged),
+    )
+    try:
+        body = await _verify(client, make_token)
+        assert body["ok"] is False
+        assert body["first_broken_id"] == str(last["id"])
+        assert "altered" in body["reason"]
+    finally:
+        await analytics_db.execute(
+            "UPDATE analytics.system_audit_log SET old_values = $2::jsonb, hash = $3 WHERE id = $1",
+            last["id"],
+            last["old_values"],
+            last["hash"],
+        )
+    assert (await _verify(client, make_token))["ok"] is True
+
+
 @pytest.mark.parametrize("where", ["middle", "end"])
 async def test_an_inserted_row_is_detected(
     client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool, where: str

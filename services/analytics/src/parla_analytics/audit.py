@@ -167,6 +167,7 @@ async def verify_chain(connection: AsyncConnection) -> ChainVerification:
     head = (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
     checked = 0
     prev_hash = GENESIS_HASH
+    last_id: UUID | None = None
     async for row in _entries(connection):
         checked += 1
         if checked % YIELD_EVERY == 0:
@@ -186,6 +187,15 @@ async def verify_chain(connection: AsyncConnection) -> ChainVerification:
         if problem is not None:
             return ChainVerification(ok=False, checked=checked, first_broken_id=row["id"], reason=problem)
         prev_hash = row["hash"]
+        last_id = row["id"]
+    if checked == head.last_seq and prev_hash != head.last_hash and last_id is not None:
+        # Nothing follows the newest entry to catch a rewrite of it with a recomputed hash: only the head does.
+        return ChainVerification(
+            ok=False,
+            checked=checked,
+            first_broken_id=last_id,
+            reason="the newest entry's hash does not match the chain head: altered",
+        )
     if checked != head.last_seq or prev_hash != head.last_hash:
         return ChainVerification(
             ok=False,

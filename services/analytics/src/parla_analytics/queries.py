@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from parla_analytics.schemas import (
 from parla_shared.problems import Problem
 
 MAX_RETENTION_WEEKS = 52
+MAX_SEQ = 2**63 - 1  # the audit log's seq is a bigint
 
 
 def encode_cursor(created_at: datetime, key: object) -> str:
@@ -41,8 +42,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, key = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(key)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("the service's cursors carry an offset")
+        # In UTC, so a forged time that PostgreSQL cannot take is refused here rather than by the driver.
+        return moment.astimezone(UTC), str(key)
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise Problem(400, "Invalid cursor", "cursor must be a next_cursor value from a previous page") from exc
 
 
@@ -98,6 +103,8 @@ async def audit_page(
         params["c_at"], key = decode_cursor(cursor)
         try:
             params["c_seq"] = int(key)
+            if not 0 <= params["c_seq"] <= MAX_SEQ:
+                raise ValueError("seq is a bigint")
         except ValueError as exc:
             raise Problem(400, "Invalid cursor", "cursor must be a next_cursor value from a previous page") from exc
         conditions.append("(created_at, seq) < (:c_at, :c_seq)")
@@ -168,16 +175,20 @@ async def exercise_accuracy(session: AsyncSession, lesson_id: UUID) -> LessonExe
 
 
 async def daily_active(session: AsyncSession, since: date, until: date) -> DailyActiveRange:
-    rows = await session.execute(
-        text(
-            "SELECT day::date AS date, COALESCE(c.learners, 0) AS learners "
-            "FROM generate_series(CAST(:since AS date), CAST(:until AS date), interval '1 day') AS day "
-            "LEFT JOIN daily_active_counts c ON c.activity_date = day::date ORDER BY day"
-        ),
-        {"since": since, "until": until},
-    )
+    # The days are listed here, not with generate_series: asyncpg sends date.min/date.max as -infinity/infinity,
+    # and a series from or to an infinity never ends.
+    counts: dict[date, int] = {
+        row.activity_date: row.learners
+        for row in await session.execute(
+            text(
+                "SELECT activity_date, learners FROM daily_active_counts WHERE activity_date BETWEEN :since AND :until"
+            ),
+            {"since": since, "until": until},
+        )
+    }
+    days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
     return DailyActiveRange(
-        from_=since, to=until, days=[DailyActive(date=row.date, learners=row.learners) for row in rows]
+        from_=since, to=until, days=[DailyActive(date=day, learners=counts.get(day, 0)) for day in days]
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
@@ -15,6 +15,18 @@ from parla_analytics.audit import verify_chain
 from parla_analytics.schemas import AuditPage, AuditVerificationRead
 from parla_shared.auth import requires_admin
 from parla_shared.problems import Problem, problem_responses
+
+
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """The time in UTC; one given without an offset is UTC already (every time of this API is)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise Problem(400, "Time out of range", f"{name} is not a representable time in UTC") from exc
 
 
 class AuditController(Controller):
@@ -39,6 +51,7 @@ class AuditController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> AuditPage:
+        since, until = _utc(since, "from"), _utc(until, "to")
         if since is not None and until is not None and since > until:
             raise Problem(400, "Invalid time range", "from must not be after to")
         return await queries.audit_page(

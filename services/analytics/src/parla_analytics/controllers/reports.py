@@ -35,7 +35,15 @@ def _today() -> date:
 
 def _range(since: date | None, until: date | None, default_days: int, max_days: int) -> tuple[date, date]:
     until = until or _today()
-    since = since or until - timedelta(days=default_days - 1)
+    if since is None:
+        try:
+            since = until - timedelta(days=default_days - 1)
+        except OverflowError as exc:
+            raise Problem(
+                400,
+                "Date out of range",
+                "the default window would start before the first day of the calendar: give from as well",
+            ) from exc
     if since > until:
         raise Problem(400, "Invalid date range", "from must not be after to")
     if (until - since).days >= max_days:
