@@ -16,6 +16,7 @@ import jwt
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_identity import events
 from parla_identity.crypto import SecretBox, opaque_token, token_hash
 from parla_identity.keys import ALGORITHM, SigningKeyStore
 from parla_identity.mail import Mailer
@@ -23,6 +24,7 @@ from parla_identity.models import LoginThrottle, RefreshToken, User, UserRole, U
 from parla_identity.passwords import hash_password, password_policy_violation
 from parla_identity.schemas import TokenPair, UserRead
 from parla_identity.settings import IdentitySettings
+from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -385,6 +387,16 @@ async def logout(session: AsyncSession, presented: str) -> UUID | None:
         return None
     await revoke_family(session, row.family_id)
     return row.user_id
+
+
+async def mark_email_verified(session: AsyncSession, outbox: Outbox, user: User) -> None:
+    """The address is proven (a mailed code, a provider's word): recorded and announced once."""
+    if user.is_email_verified:
+        return
+    user.is_email_verified = True
+    await outbox.add(
+        session, events.USER_EMAIL_VERIFIED, events.UserOnly(user_id=user.id), subject_id=user.id, actor_id=user.id
+    )
 
 
 async def set_password_hash(session: AsyncSession, user: User, password_hash: str) -> None:

@@ -120,15 +120,7 @@ class AuthController(Controller):
         user = await domain.user_by_id(db_session, user_id)
         if user is None:
             raise domain.invalid_token()
-        if not user.is_email_verified:
-            user.is_email_verified = True
-            await outbox.add(
-                db_session,
-                events.USER_EMAIL_VERIFIED,
-                events.UserOnly(user_id=user.id),
-                subject_id=user.id,
-                actor_id=user.id,
-            )
+        await domain.mark_email_verified(db_session, outbox, user)
         return Verified(user_id=user.id, is_email_verified=True)
 
     @post(

@@ -79,14 +79,7 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
             # set one through a password reset.
             user.password_hash = None
             await domain.revoke_all_refresh_tokens(session, user.id)
-            user.is_email_verified = True
-            await outbox.add(
-                session,
-                events.USER_EMAIL_VERIFIED,
-                events.UserOnly(user_id=user.id),
-                subject_id=user.id,
-                actor_id=user.id,
-            )
+            await domain.mark_email_verified(session, outbox, user)
     else:
         email = found.email or placeholder_email(found.provider, found.provider_user_id)
         user = await domain.create_user(
