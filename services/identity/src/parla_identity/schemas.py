@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
-# PostgreSQL text cannot hold a NUL character: a string that reaches the database (not passwords or tokens, which
-# are only hashed) is refused when the body is read, with a 400 that names the field.
-Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00]*$")]
+from parla_shared.schemas import StorableText
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True):
-    pass
+    """A request body. Its strings that reach the database are StorableText; passwords and tokens are only hashed."""
 
 
 class RegisterRequest(Body):
-    email: Text
+    email: StorableText
     password: str
-    name: Text
-    timezone: Text | None = None
+    name: StorableText
+    timezone: StorableText | None = None
     daily_xp_goal: int | None = None
 
 
@@ -30,7 +27,7 @@ class VerifyEmailRequest(Body):
 
 
 class LoginRequest(Body):
-    email: Text
+    email: StorableText
     password: str
 
 
@@ -43,7 +40,7 @@ class LogoutRequest(Body):
 
 
 class PasswordResetRequest(Body):
-    email: Text
+    email: StorableText
 
 
 class PasswordResetConfirm(Body):
@@ -73,10 +70,10 @@ class UserRead(msgspec.Struct, frozen=True):
 class UserUpdate(Body):
     """Only the fields given change; ``avatar_url: null`` clears the avatar."""
 
-    name: Text | msgspec.UnsetType = msgspec.UNSET
-    avatar_url: Text | msgspec.UnsetType | None = msgspec.UNSET
+    name: StorableText | msgspec.UnsetType = msgspec.UNSET
+    avatar_url: StorableText | msgspec.UnsetType | None = msgspec.UNSET
     daily_xp_goal: int | msgspec.UnsetType = msgspec.UNSET
-    timezone: Text | msgspec.UnsetType = msgspec.UNSET
+    timezone: StorableText | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserPage(msgspec.Struct, frozen=True):

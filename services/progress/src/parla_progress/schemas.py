@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from parla_shared.schemas import StorableText
+
 LessonStatusName = Literal["locked", "available", "in_progress", "completed"]
 
 
@@ -69,8 +71,7 @@ class SessionRead(msgspec.Struct):
 
 class AnswerCreate(msgspec.Struct, forbid_unknown_fields=True):
     exercise_id: UUID
-    # PostgreSQL text cannot hold U+0000: refused here (400) rather than failing the answer's INSERT (500).
-    answer: Annotated[str, msgspec.Meta(max_length=1000, pattern=r"\A[^\x00]*\Z")]
+    answer: Annotated[StorableText, msgspec.Meta(max_length=1000)]
     time_spent_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 0
     hints_used: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
 
