@@ -19,6 +19,7 @@ from parla_identity.schemas import RolesRead, UserPage, UserRead
 from parla_shared.auth import Principal, requires_admin
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
+from parla_shared.schemas import STORABLE_TEXT_PATTERN
 
 
 async def _user(db_session: AsyncSession, user_id: UUID) -> User:
@@ -51,7 +52,7 @@ class AdminUsersController(Controller):
         email: Annotated[
             str | None,
             # A NUL character cannot reach PostgreSQL text: refused as a bad parameter rather than failing there.
-            QueryParameter(description="case-insensitive substring of the email", pattern=r"^[^\x00]*$"),
+            QueryParameter(description="case-insensitive substring of the email", pattern=STORABLE_TEXT_PATTERN),
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
