@@ -1,0 +1,304 @@
+"""CPU milliseconds per answer, per process of a running platform, and the answers/s it sustains.
+
+    .venv/bin/python loadtests/cpu_per_answer.py --users 16 --duration 60            # closed loop: the ceiling
+    .venv/bin/python loadtests/cpu_per_answer.py --users 64 --duration 60 --rate 200  # open loop: 200 requests/s
+
+Against a platform as ``make run`` starts it, found by the same ``PARLA_*_PORT`` variables (run both with the
+same environment). Learners (``--users``, one account each, registered and logged in before the clock starts:
+bcrypt once each) go through the answer path of the shipped course: start a lesson session, answer every exercise
+correctly, complete, next lesson. Closed loop (the default) means no think time: each learner sends its next
+request as soon as the last one is answered, so the platform runs at its ceiling. ``--rate`` makes it open loop:
+that many requests per second offered in total whatever the answers (the overload benchmark).
+
+CPU is read from the kernel (``utime + stime``, children included) for every process of the platform, found by
+the port it listens on, with its process tree: each service's uvicorn, PostgreSQL (the postmaster and every
+backend, those that exited during the run included through the postmaster's children times), NATS and Caddy.
+The first sample is taken after a warm-up; the last one after the load stopped and the platform went idle
+again, so the event backlog a run leaves (outbox relay, analytics consumers) is paid for inside the
+measurement. Nothing here is asserted: it prints a Markdown table for docs/performance.md.
+"""
+
+# Locust first: it patches the standard library for gevent before anything else opens a socket.
+from locust import FastHttpUser, constant, constant_throughput, task  # isort: skip
+from locust.env import Environment  # isort: skip
+
+import argparse
+import itertools
+import os
+import random
+import subprocess
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Bench-cpu-answer1"
+PRO = "/api/progress"
+ANSWER = f"{PRO}/sessions/{{id}}/answers"
+START = f"{PRO}/lessons/{{id}}/sessions"
+COMPLETE = f"{PRO}/sessions/{{id}}/complete"
+IDLE_CPU_SHARE = 0.10  # of one core, summed over the platform: "idle" once the backlog is drained
+DRAIN_LIMIT_SECONDS = 60.0
+
+
+def lesson_answers() -> dict[str, list[dict[str, Any]]]:
+    """Each lesson key's exercises (their definitions) in order, from the shipped course document."""
+    document = yaml.safe_load((ROOT / "content/courses/es-from-en/course.yaml").read_text(encoding="utf-8"))
+    defined: dict[str, dict[str, Any]] = {}
+    lessons: dict[str, list[dict[str, Any]]] = {}
+    for section in document["sections"]:
+        for unit in section["units"]:
+            for lesson in unit["lessons"]:
+                for entry in lesson["exercises"]:
+                    if "key" in entry:
+                        defined[entry["key"]] = entry
+                lessons[lesson["key"]] = lesson["exercises"]
+    return {key: [defined[str(e.get("use") or e["key"])] for e in entries] for key, entries in lessons.items()}
+
+
+ANSWERS = lesson_answers()
+
+
+def correct_answer(exercise: dict[str, Any], source: dict[str, Any]) -> str:
+    if exercise["type"] == "multiple_choice":
+        text = next(option["text"] for option in source["options"] if option.get("correct"))
+        return str(next(option["id"] for option in exercise["options"] if option["text"] == text))
+    return str(source["answer"])
+
+
+class Accounts:
+    emails: list[str] = []
+    taken = itertools.count()
+    logged_in = 0
+
+
+class AnsweringLearner(FastHttpUser):
+    """One request per task, so an open-loop rate paces requests, not whole lessons."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        email = Accounts.emails[next(Accounts.taken) % len(Accounts.emails)]
+        login = self.client.post("/api/identity/auth/login", json={"email": email, "password": PASSWORD})
+        if login.status_code != 200:
+            raise RuntimeError(f"login failed: HTTP {login.status_code}")
+        self.auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        course = self.client.get("/api/curriculum/courses?from=en&to=es").json()[0]
+        self.client.post(f"{PRO}/enrollments", json={"course_id": course["id"]}, headers=self.auth)
+        statuses = self.client.get(f"{PRO}/courses/{course['id']}", headers=self.auth).json()
+        self.playable = [lesson["lesson_id"] for lesson in statuses["lessons"] if lesson["status"] != "locked"]
+        self.lessons: dict[str, dict[str, Any]] = {}
+        self.session_id: str | None = None
+        self.pending: list[dict[str, Any]] = []
+        Accounts.logged_in += 1
+
+    def _content(self, lesson_id: str) -> dict[str, Any]:
+        if lesson_id not in self.lessons:
+            self.lessons[lesson_id] = self.client.get(f"/api/curriculum/lessons/{lesson_id}").json()
+        return self.lessons[lesson_id]
+
+    @task
+    def next_step(self) -> None:
+        if self.session_id is None:
+            lesson_id = random.choice(self.playable[-2:])
+            content = self._content(lesson_id)
+            with self.client.post(
+                f"{PRO}/lessons/{lesson_id}/sessions", headers=self.auth, name=START, catch_response=True
+            ) as started:
+                if started.status_code != 201:
+                    started.failure(f"HTTP {started.status_code}")
+                    return
+                self.session_id = started.json()["session_id"]
+            self.pending = [
+                {"exercise_id": exercise["id"], "answer": correct_answer(exercise, source), "time_spent_seconds": 4}
+                for exercise, source in zip(content["exercises"], ANSWERS[content["key"]], strict=True)
+            ]
+        elif self.pending:
+            with self.client.post(
+                f"{PRO}/sessions/{self.session_id}/answers",
+                json=self.pending[0],
+                headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
+                name=ANSWER,
+                catch_response=True,
+            ) as answered:
+                if answered.status_code != 200:
+                    answered.failure(f"HTTP {answered.status_code}")
+                    return
+                self.pending.pop(0)
+        else:
+            with self.client.post(
+                f"{PRO}/sessions/{self.session_id}/complete", headers=self.auth, name=COMPLETE, catch_response=True
+            ) as completed:
+                if completed.status_code != 200:
+                    completed.failure(f"HTTP {completed.status_code}")
+                    return
+                for unlocked in completed.json()["unlocked_lesson_ids"]:
+                    if unlocked not in self.playable:
+                        self.playable.append(unlocked)
+            self.session_id = None
+
+
+@dataclass(frozen=True)
+class Watched:
+    name: str
+    port: int
+
+
+def platform_processes() -> list[Watched]:
+    env = os.environ
+    return [
+        Watched("progress", int(env.get("PARLA_PROGRESS_PORT", "8003"))),
+        Watched("curriculum", int(env.get("PARLA_CURRICULUM_PORT", "8002"))),
+        Watched("analytics", int(env.get("PARLA_ANALYTICS_PORT", "8004"))),
+        Watched("identity", int(env.get("PARLA_IDENTITY_PORT", "8001"))),
+        Watched("PostgreSQL (all backends)", int(env.get("PARLA_EMBEDDED_POSTGRES_PORT", "54329"))),
+        Watched("NATS", int(env.get("PARLA_EMBEDDED_NATS_PORT", "4223"))),
+        Watched("Caddy gateway", int(env.get("PARLA_GATEWAY_PORT", "8080"))),
+    ]
+
+
+def listening_roots(port: int) -> list[psutil.Process]:
+    """The processes listening on a port whose parent does not (uvicorn workers share their master's socket)."""
+    pids = {
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    }
+    if not pids:
+        raise SystemExit(f"nothing listens on port {port}: is the platform running with the same PARLA_* ports?")
+    return [psutil.Process(pid) for pid in sorted(pids) if psutil.Process(pid).ppid() not in pids]
+
+
+def tree_cpu_seconds(roots: list[psutil.Process]) -> float:
+    """User + system CPU of the trees, exited children included (their times are added to the parent's)."""
+    total = 0.0
+    for root in roots:
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # exited between listing and reading: its time is now in its parent's children times
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def sample(trees: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    return {name: tree_cpu_seconds(roots) for name, roots in trees.items()}
+
+
+def register(host: str, users: int) -> None:
+    run = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=host, timeout=60) as client:
+        for n in range(users):
+            email = f"cpu-{run}-{n}@example.com"
+            response = client.post(
+                "/api/identity/auth/register", json={"email": email, "password": PASSWORD, "name": f"Cpu {n}"}
+            )
+            response.raise_for_status()
+            Accounts.emails.append(email)
+
+
+def wait_until_idle(trees: dict[str, list[psutil.Process]]) -> float:
+    """Seconds until the platform's summed CPU falls under IDLE_CPU_SHARE of a core (the event backlog drained)."""
+    started = time.monotonic()
+    before = sum(sample(trees).values())
+    while time.monotonic() - started < DRAIN_LIMIT_SECONDS:
+        time.sleep(1.0)
+        now = sum(sample(trees).values())
+        if now - before < IDLE_CPU_SHARE:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=f"http://127.0.0.1:{os.environ.get('PARLA_GATEWAY_PORT', '8080')}")
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of load after every learner logged in, before the first sample",
+    )
+    parser.add_argument("--rate", type=float, default=None, help="open loop: requests/s offered in total")
+    args = parser.parse_args()
+
+    trees = {watched.name: listening_roots(watched.port) for watched in platform_processes()}
+    register(args.host, args.users)
+    if args.rate is not None:
+        AnsweringLearner.wait_time = constant_throughput(args.rate / args.users)
+    environment = Environment(user_classes=[AnsweringLearner], host=args.host)
+    runner = environment.create_local_runner()
+    runner.start(args.users, spawn_rate=args.users)
+    while Accounts.logged_in < args.users:  # logins are bcrypt: not part of what is measured
+        time.sleep(0.5)
+    time.sleep(args.warmup)
+
+    load_before = os.getloadavg()[0]
+    environment.stats.reset_all()
+    myself = psutil.Process()
+    locust_before = sum(myself.cpu_times()[:2])
+    cpu_before = sample(trees)
+    clock_before = time.monotonic()
+    time.sleep(args.duration)
+    elapsed = time.monotonic() - clock_before
+    stats = environment.stats
+    answers = stats.get(ANSWER, "POST")
+    completes = stats.get(COMPLETE, "POST")
+    starts = stats.get(START, "POST")
+    served = answers.num_requests - answers.num_failures
+    errors = Counter({str(error.error): error.occurrences for error in stats.errors.values()})
+    locust_cpu = sum(myself.cpu_times()[:2]) - locust_before
+    load_after = os.getloadavg()[0]
+    runner.quit()
+    drained = wait_until_idle(trees)
+    cpu_after = sample(trees)
+
+    used = {name: cpu_after[name] - cpu_before[name] for name in trees}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, for the report only
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    mode = f"open loop, {args.rate:g} requests/s offered" if args.rate else "closed loop (no think time)"
+    done = {
+        name: entry.num_requests - entry.num_failures for name, entry in [("complete", completes), ("start", starts)]
+    }
+    lines = [
+        f"commit {commit}, {args.users} learners, {mode}, {elapsed:.0f} s measured",
+        f"load average {load_before:.1f} -> {load_after:.1f}; backlog drained {drained:.0f} s after the load stopped",
+        f"answers served: {served} = {served / elapsed:.1f}/s"
+        f" (p50 {answers.get_response_time_percentile(0.5):.0f} ms,"
+        f" p95 {answers.get_response_time_percentile(0.95):.0f} ms)",
+        f"completions {done['complete']} (p95 {completes.get_response_time_percentile(0.95):.0f} ms),"
+        f" session starts {done['start']} (p95 {starts.get_response_time_percentile(0.95):.0f} ms)",
+        f"all requests: {stats.total.num_requests} ({stats.total.num_requests / elapsed:.1f}/s),"
+        f" failures: {dict(errors)}",
+        "",
+        "| process | CPU s | CPU ms per answer | share of one core |",
+        "|---|---|---|---|",
+    ]
+    platform = sum(used.values())
+    rows = [*used.items(), ("**platform**", platform), ("(locust, not the platform)", locust_cpu)]
+    for name, seconds in rows:
+        lines.append(
+            f"| {name} | {seconds:.1f} | {1000 * seconds / max(served, 1):.1f} | {100 * seconds / elapsed:.0f} % |"
+        )
+    postgres = used["PostgreSQL (all backends)"]
+    lines.append(f"\nplatform CPU / PostgreSQL CPU: {platform / max(postgres, 1e-9):.1f} times")
+    print("\n" + "\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()
