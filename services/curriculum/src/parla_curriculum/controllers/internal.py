@@ -1,4 +1,5 @@
-"""Service-to-service endpoints: never routed by the gateway; callers forward a valid access token."""
+"""Service-to-service endpoints: never routed by the gateway, and left out of the public OpenAPI document
+(their contract is in docs/decisions.md); callers forward a valid access token."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from parla_shared.problems import Problem, problem_responses
 class InternalController(Controller):
     path = "/internal"
     tags = ["internal"]
-    include_in_schema = True
+    include_in_schema = False
 
     @post(
         "/exercises/{exercise_id:uuid}/check",
