@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen --all-packages
 
-.PHONY: install run test lint format loadtest clean
+.PHONY: install run test lint format loadtest clean backup restore
 
 # uv is bootstrapped with pip when missing; everything else comes from uv.lock.
 install:
@@ -16,6 +16,14 @@ run: install
 
 test: install
 	@$(RUN) parla-dev test $(SUITES)
+
+# Embedded PostgreSQL only (docs/operations.md): a base backup now; restore to a point in time.
+backup: install
+	@$(RUN) parla-dev backup
+
+restore: install
+	@test -n "$(TIME)" || { echo "usage: make restore TIME=2026-11-25T09:13:00Z [YES=1]"; exit 2; }
+	@$(RUN) parla-dev restore --time "$(TIME)" $(if $(YES),--yes)
 
 lint: install
 	@$(RUN) ruff check .

@@ -14,9 +14,22 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+from parla_shared.devstack.backup import (
+    DEFAULT_BACKUP_INTERVAL_HOURS,
+    DEFAULT_RETENTION_DAYS,
+    BackupError,
+    BackupStore,
+    backup_due,
+    parse_target_time,
+    plan_restore,
+    prune,
+    restore,
+    take_base_backup,
+)
 from parla_shared.devstack.database import SERVICES, drop_database, with_database
 from parla_shared.devstack.platform import (
     TEST_PORTS,
@@ -29,6 +42,7 @@ from parla_shared.devstack.platform import (
     project_root,
     role_password,
 )
+from parla_shared.devstack.processes import EmbeddedPostgres
 
 SUITES = ("shared", *SERVICES, "e2e")
 
@@ -57,7 +71,8 @@ def run(_: argparse.Namespace) -> int:
     environ = dict(os.environ)
     data_dir = data_dir_of(environ)
     ports = Ports().overridden_by(environ)
-    infrastructure = Infrastructure(data_dir, ports, environ, nats_store=data_dir / "nats")
+    backups = BackupStore.of(data_dir)
+    infrastructure = Infrastructure(data_dir, ports, environ, nats_store=data_dir / "nats", backups=backups)
     platform = Platform(root, data_dir, ports, environ)
     for stop_signal in _STOP_SIGNALS:
         signal.signal(stop_signal, _raise_stop)
@@ -68,12 +83,17 @@ def run(_: argparse.Namespace) -> int:
         dsns = prepare_database(root, infrastructure.admin_dsn, infrastructure.app_database(), role_password(environ))
         _say("seeding")
         platform.seed(dsns, infrastructure.nats_url)
+        _scheduled_backup(infrastructure, environ)
         _say("starting services and gateway")
         platform.start(dsns, infrastructure.nats_url)
         platform.wait_ready()
         _print_urls(platform, infrastructure)
+        next_backup_check = time.monotonic() + 60
         while not (dead := platform.dead_children()):
             time.sleep(1)
+            if time.monotonic() >= next_backup_check:
+                _scheduled_backup(infrastructure, environ)
+                next_backup_check = time.monotonic() + 60
         _say(f"{', '.join(child.name for child in dead)} stopped unexpectedly; see {data_dir / 'logs'}")
         return 1
     except StopRequestedError:
@@ -82,6 +102,29 @@ def run(_: argparse.Namespace) -> int:
     finally:
         platform.stop()
         infrastructure.stop()
+
+
+def _backup_policy(environ: Mapping[str, str]) -> tuple[timedelta, timedelta]:
+    """(interval, retention) from ``PARLA_BACKUP_INTERVAL_HOURS`` (6) and ``PARLA_BACKUP_RETENTION_DAYS`` (30)."""
+    try:
+        interval = float(environ.get("PARLA_BACKUP_INTERVAL_HOURS", DEFAULT_BACKUP_INTERVAL_HOURS))
+        retention = float(environ.get("PARLA_BACKUP_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+    except ValueError as exc:
+        raise BackupError(f"PARLA_BACKUP_INTERVAL_HOURS / PARLA_BACKUP_RETENTION_DAYS: {exc}") from exc
+    if interval <= 0 or retention <= 0:
+        raise BackupError("PARLA_BACKUP_INTERVAL_HOURS and PARLA_BACKUP_RETENTION_DAYS must be positive")
+    return timedelta(hours=interval), timedelta(days=retention)
+
+
+def _scheduled_backup(infrastructure: Infrastructure, environ: Mapping[str, str]) -> None:
+    """On the embedded server: a base backup when the newest is older than the interval, then retention."""
+    if infrastructure.postgres is None or infrastructure.backups is None:
+        return
+    interval, retention = _backup_policy(environ)
+    if backup_due(infrastructure.backups, interval):
+        backup = take_base_backup(infrastructure.postgres, infrastructure.backups)
+        _say(f"base backup {backup.path}")
+        prune(infrastructure.backups, retention)
 
 
 def _print_urls(platform: Platform, infrastructure: Infrastructure) -> None:
@@ -250,6 +293,71 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedded_postgres(environ: Mapping[str, str]) -> tuple[EmbeddedPostgres, BackupStore]:
+    if environ.get("PARLA_DATABASE_URL"):
+        raise BackupError(
+            "PARLA_DATABASE_URL names a server parla-dev does not control: back it up and restore it with "
+            "that server's own tools (docs/operations.md, 'Backups and point-in-time recovery')"
+        )
+    data_dir = data_dir_of(environ)
+    backups = BackupStore.of(data_dir)
+    postgres = EmbeddedPostgres(
+        data_dir / "postgres", Ports().overridden_by(environ).postgres, settings=backups.archive_settings()
+    )
+    if not (postgres.data_dir / "PG_VERSION").exists():
+        raise BackupError(f"no embedded database in {postgres.data_dir}: `make run` creates it")
+    return postgres, backups
+
+
+def backup(_: argparse.Namespace) -> int:
+    """A base backup of the embedded server (started for the purpose if ``make run`` is not running), then retention."""
+    environ = dict(os.environ)
+    try:
+        postgres, backups = _embedded_postgres(environ)
+        retention = _backup_policy(environ)[1]
+        started_here = not postgres.running()
+        if started_here:
+            backups.prepare()
+            postgres.start()
+        try:
+            taken = take_base_backup(postgres, backups)
+        finally:
+            if started_here:
+                postgres.stop()
+        _say(f"base backup {taken.path} (restorable from {taken.ended_at.isoformat()})")
+        for removed in prune(backups, retention):
+            _say(f"retention: removed {removed}")
+    except RuntimeError as exc:  # BackupError, or a PostgreSQL tool that failed
+        _say(str(exc))
+        return 1
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    """The embedded database as it was at ``--time``, after a confirmation (or ``--yes``)."""
+    environ = dict(os.environ)
+    try:
+        postgres, backups = _embedded_postgres(environ)
+        target = parse_target_time(args.time)
+        if target > datetime.now(UTC):
+            raise BackupError(f"{target.isoformat()} is in the future")
+        plan = plan_restore(postgres, backups, target)
+        print(plan.describe(), flush=True)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise BackupError("no terminal to confirm on: pass --yes (make restore TIME=… YES=1)")
+            if input("Type 'restore' to go on: ").strip() != "restore":
+                _say("not restored")
+                return 1
+        _say("restoring (PostgreSQL replays the archived WAL up to the target time)")
+        restore(postgres, backups, plan)
+    except RuntimeError as exc:  # BackupError, or a PostgreSQL tool that failed
+        _say(str(exc))
+        return 1
+    _say(f"restored to {plan.target.isoformat()}; `make run` starts on it")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parla-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +370,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate_parser = commands.add_parser("migrate", help="roles, schemas and migrations on PARLA_DATABASE_URL")
     migrate_parser.add_argument("--seed", action="store_true", help="also run every service's seed")
     migrate_parser.set_defaults(handler=migrate)
+    commands.add_parser("backup", help="base backup of the embedded PostgreSQL, then retention").set_defaults(
+        handler=backup
+    )
+    restore_parser = commands.add_parser("restore", help="restore the embedded PostgreSQL to a point in time")
+    restore_parser.add_argument("--time", required=True, help="ISO 8601 time; without an offset it is UTC")
+    restore_parser.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+    restore_parser.set_defaults(handler=restore_command)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

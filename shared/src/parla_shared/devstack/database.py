@@ -52,6 +52,11 @@ async def bootstrap_roles_and_schemas(admin_dsn: str, database: str, password: s
         await connection.execute(
             f'REVOKE CREATE ON SCHEMA public FROM PUBLIC; REVOKE ALL ON DATABASE "{database}" FROM PUBLIC'
         )
+        preloaded = await connection.fetchval("SELECT current_setting('shared_preload_libraries')")
+        if "pg_stat_statements" in preloaded:
+            # Query statistics for operators (docs/operations.md, "Slow queries"); needs the library
+            # preloaded, which the embedded server and the CloudNativePG cluster do.
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         for service in SERVICES:
             role = role_name(service)
             exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)

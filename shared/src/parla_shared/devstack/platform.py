@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from parla_shared.devstack.backup import BackupStore
 from parla_shared.devstack.database import (
     SERVICES,
     bootstrap_roles_and_schemas,
@@ -82,16 +83,34 @@ def project_root() -> Path:
 class Infrastructure:
     """PostgreSQL and NATS: the ones ``PARLA_DATABASE_URL``/``PARLA_NATS_URL`` name, or embedded ones."""
 
-    def __init__(self, data_dir: Path, ports: Ports, environ: Mapping[str, str], *, nats_store: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: Ports,
+        environ: Mapping[str, str],
+        *,
+        nats_store: Path,
+        backups: BackupStore | None = None,
+    ) -> None:
+        """``backups``: archive the embedded server's WAL there (``make run``; tests need no archive)."""
         self._given_database = environ.get("PARLA_DATABASE_URL")
         self._given_nats = environ.get("PARLA_NATS_URL")
-        self.postgres = None if self._given_database else EmbeddedPostgres(data_dir / "postgres", ports.postgres)
+        self.backups = backups if not self._given_database else None
+        self.postgres = (
+            None
+            if self._given_database
+            else EmbeddedPostgres(
+                data_dir / "postgres", ports.postgres, settings=backups.archive_settings() if backups else None
+            )
+        )
         self.nats = None if self._given_nats else EmbeddedNats(nats_store, ports.nats, data_dir / "logs" / "nats.log")
         self.server_dsn = ""
         self.nats_url = ""
 
     def start(self) -> None:
         if self.postgres is not None:
+            if self.backups is not None:
+                self.backups.prepare()
             self.server_dsn = self.postgres.start()
         else:
             assert self._given_database is not None

