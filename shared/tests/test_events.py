@@ -21,6 +21,7 @@ from parla_shared.events.envelope import EventEnvelope, encode_event, new_event
 from parla_shared.events.outbox import Outbox, OutboxRelay
 from parla_shared.events.tables import MessagingTables
 from parla_shared.service import plain_dsn
+from parla_shared.settings import ServiceSettings
 from parla_shared.testing import RestartableNats, TestEnvironment
 
 IDENTITY = MessagingTables("identity")
@@ -306,3 +307,38 @@ def test_new_event_carries_the_request_context() -> None:
     )
     assert event.id.version == 7
     assert event.context == "identity"
+
+
+async def test_dead_letters_expire_after_their_max_age(analytics_engine: AsyncEngine) -> None:
+    """Dead letters keep whole events, personal data included: they have a max age like the streams."""
+    from datetime import timedelta
+
+    from parla_shared.events.consumer import delete_expired_dead_letters
+
+    durable = f"expiry-{uuid.uuid4().hex[:8]}"
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    async with analytics_engine.begin() as connection:
+        for event_id, age in ((old, timedelta(days=31)), (fresh, timedelta(days=29))):
+            await connection.execute(
+                text(
+                    "INSERT INTO analytics.dead_letters (event_id, consumer, subject, deliveries, error, created_at)"
+                    " VALUES (:id, :durable, 'parla.identity.user.registered', 5, 'boom', now() - CAST(:age AS interval))"
+                ),
+                {"id": event_id, "durable": durable, "age": age},
+            )
+    settings = ServiceSettings(service_name="analytics", port=0, db_schema="analytics", database_url="postgresql://x")
+    assert settings.dead_letter_max_age_days == 30
+
+    await delete_expired_dead_letters(analytics_engine, ANALYTICS, timedelta(days=settings.dead_letter_max_age_days))
+
+    async with analytics_engine.connect() as connection:
+        left = (
+            await connection.execute(
+                text("SELECT event_id FROM analytics.dead_letters WHERE consumer = :durable"), {"durable": durable}
+            )
+        ).scalars()
+        assert set(left) == {fresh}
+        await connection.execute(
+            text("DELETE FROM analytics.dead_letters WHERE consumer = :durable"), {"durable": durable}
+        )
+        await connection.commit()

@@ -221,3 +221,27 @@ async def test_an_admin_changing_someone_elses_account_is_audited_without_person
     assert entry["old_values"] == {"name": "[redacted]", "daily_xp_goal": 10}
     assert entry["new_values"] == {"name": "[redacted]", "daily_xp_goal": 30}
     assert entry["record_id"] == str(learner_id)
+
+
+async def test_a_version_2_update_names_personal_fields_without_values(
+    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    """Identity's version 2 ``user.updated`` lists changed personal fields in ``changed_fields`` only."""
+    admin_id, learner_id = uuid4(), uuid4()
+    event = await producers["identity"].emit(
+        "parla.identity.user.updated",
+        {
+            "user_id": str(learner_id),
+            "changed_fields": ["avatar_url", "daily_xp_goal", "name"],
+            "changes": {"daily_xp_goal": {"old": 10, "new": 30}},
+            "timezone": "UTC",
+            "daily_xp_goal": 30,
+        },
+        actor_id=admin_id,
+    )
+    await wait_processed(analytics_db, event)
+    admin = bearer(make_token(uuid4(), roles=("admin",)))
+    entries = (await client.get("/audit-log?action=user_update&table=users", headers=admin)).json()["items"]
+    entry = next(entry for entry in entries if entry["id"] == str(event.id))
+    assert entry["old_values"] == {"avatar_url": "[redacted]", "name": "[redacted]", "daily_xp_goal": 10}
+    assert entry["new_values"] == {"avatar_url": "[redacted]", "name": "[redacted]", "daily_xp_goal": 30}

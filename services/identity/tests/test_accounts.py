@@ -28,10 +28,9 @@ async def test_register_answers_the_user_and_mails_a_verification_code(
     assert stored["password_hash"].startswith("$2b$")
     assert PASSWORD not in stored["password_hash"]
     [event] = await events_of(db, "parla.identity.user.registered", user["id"])
+    assert event["version"] == 2
     assert event["data"] == {
         "user_id": user["id"],
-        "email": address,
-        "name": "Ana",
         "timezone": "Europe/Madrid",
         "daily_xp_goal": 30,
         "method": "password",

@@ -69,12 +69,14 @@ async def test_patch_me_validates_and_publishes_the_changes(client: Any, db: asy
     me = response.json()
     assert (me["timezone"], me["daily_xp_goal"], me["name"]) == ("America/Mexico_City", 50, "Ana María")
     [event] = await events_of(db, "parla.identity.user.updated", user["id"])
+    # The name changed, but its values stay in identity (version 2: no personal data in events).
+    assert event["version"] == 2
     assert event["data"] == {
         "user_id": user["id"],
+        "changed_fields": ["daily_xp_goal", "name", "timezone"],
         "changes": {
             "timezone": {"old": "UTC", "new": "America/Mexico_City"},
             "daily_xp_goal": {"old": 20, "new": 50},
-            "name": {"old": "Ana", "new": "Ana María"},
         },
         "timezone": "America/Mexico_City",
         "daily_xp_goal": 50,

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -27,7 +28,7 @@ from parla_shared.auth import (
 )
 from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
 from parla_shared.events.bus import EventBus
-from parla_shared.events.consumer import EventConsumer, Subscription
+from parla_shared.events.consumer import EventConsumer, Subscription, expire_dead_letters
 from parla_shared.events.outbox import Outbox, OutboxRelay
 from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
@@ -105,6 +106,12 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
         ]
         tasks = [asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")]
         tasks += [asyncio.create_task(consumer.run(), name=consumer.subscription.durable) for consumer in consumers]
+        tasks.append(
+            asyncio.create_task(
+                expire_dead_letters(engine, tables, timedelta(days=settings.dead_letter_max_age_days)),
+                name=f"{name}-dead-letter-expiry",
+            )
+        )
         tasks += [asyncio.create_task(task(app)) for task in definition.background_tasks]
         try:
             yield

@@ -49,11 +49,15 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     log_json: bool = True
     outbox_poll_seconds: float = 1.0
     consumer_max_deliver: int = 5
+    # Dead letters keep whole events (personal data included): deleted after this many days, like the streams.
+    dead_letter_max_age_days: float = 30.0
 
     def __post_init__(self) -> None:
         _validate_database_url(self.database_url)
         if not 1 <= self.db_pool_min_size <= self.db_pool_max_size:
             raise ValueError("db_pool_min_size must be between 1 and db_pool_max_size")
+        if self.dead_letter_max_age_days <= 0:
+            raise ValueError("dead_letter_max_age_days must be positive")
         if not self.nats_url.startswith(("nats://", "tls://")):
             raise ValueError("nats_url must be a nats:// URL")
 

@@ -82,10 +82,21 @@ def _audit(event: EventEnvelope, action: str, **fields: Any) -> AuditEntry:
     )
 
 
-def _redacted(changes: Any) -> Any:
-    if not isinstance(changes, dict):
-        return changes
-    return {key: ("[redacted]" if key in _AUDIT_REDACTED else value) for key, value in changes.items()}
+def _audited_changes(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Old and new values of a ``user.updated``; personal fields (absent from version 2) read ``[redacted]``."""
+    changes = data.get("changes")
+    changes = changes if isinstance(changes, dict) else {}
+    fields = data.get("changed_fields")
+    fields = [str(field) for field in fields] if isinstance(fields, list) else list(changes)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for field in fields:
+        change = changes.get(field)
+        if field in _AUDIT_REDACTED or not isinstance(change, dict):
+            old[field] = new[field] = "[redacted]"
+        else:
+            old[field], new[field] = change.get("old"), change.get("new")
+    return old, new
 
 
 async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
@@ -133,7 +144,7 @@ async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
             await _activity(session, event, "profile_update", _without(data, {"user_id"}))
             # Someone else changing a user's account is an administrative action (FR-22).
             if user_id is not None and event.actor_id is not None and event.actor_id != user_id:
-                changes = data.get("changes") or {}
+                old_values, new_values = _audited_changes(data)
                 await append_audit_entry(
                     session,
                     _audit(
@@ -141,8 +152,8 @@ async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
                         "user_update",
                         table_name="users",
                         record_id=user_id,
-                        old_values=_redacted({k: v.get("old") for k, v in changes.items() if isinstance(v, dict)}),
-                        new_values=_redacted({k: v.get("new") for k, v in changes.items() if isinstance(v, dict)}),
+                        old_values=old_values,
+                        new_values=new_values,
                     ),
                 )
         case _:

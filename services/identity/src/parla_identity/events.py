@@ -19,20 +19,38 @@ USER_ROLE_GRANTED = "parla.identity.user.role_granted"
 USER_ROLE_REVOKED = "parla.identity.user.role_revoked"
 
 
+# Version 2 of ``registered``/``updated`` carries no personal data (docs/events.md): a JetStream stream keeps
+# messages for 30 days and cannot forget one user's, so values a consumer doesn't need never enter it.
+PERSONAL_DATA_VERSION = 2
+# Profile fields whose values stay in identity: events say that they changed, never what they hold.
+PERSONAL_FIELDS = frozenset({"email", "name", "avatar_url"})
+
+
 class UserRegistered(msgspec.Struct, frozen=True):
     user_id: UUID
-    email: str
-    name: str
     timezone: str
     daily_xp_goal: int
     method: str
 
 
 class UserUpdated(msgspec.Struct, frozen=True):
+    """``changed_fields`` names every changed field; ``changes`` has old/new values of the non-personal ones."""
+
     user_id: UUID
+    changed_fields: list[str]
     changes: dict[str, dict[str, Any]]
     timezone: str
     daily_xp_goal: int
+
+    @classmethod
+    def of(cls, user_id: UUID, changes: dict[str, dict[str, Any]], *, timezone: str, daily_xp_goal: int) -> UserUpdated:
+        return cls(
+            user_id=user_id,
+            changed_fields=sorted(changes),
+            changes={field: change for field, change in changes.items() if field not in PERSONAL_FIELDS},
+            timezone=timezone,
+            daily_xp_goal=daily_xp_goal,
+        )
 
 
 class UserLoggedIn(msgspec.Struct, frozen=True):

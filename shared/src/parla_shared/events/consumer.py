@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import msgspec
@@ -13,8 +14,9 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uuid_utils.compat import uuid7
 
 from parla_shared.context import RequestContext, request_context
@@ -179,3 +181,27 @@ class EventConsumer:
                 .on_conflict_do_nothing()
             )
         _log.error("event dead-lettered", durable=self.subscription.durable, subject=message.subject, error=error)
+
+
+async def delete_expired_dead_letters(engine: AsyncEngine, tables: MessagingTables, max_age: timedelta) -> int:
+    """Dead letters hold whole events; like the streams they came from, they are kept for a bounded time."""
+    dead_letters = tables.dead_letters
+    async with engine.begin() as connection:
+        deleted = await connection.execute(
+            dead_letters.delete().where(dead_letters.c.created_at < func.now() - max_age)
+        )
+    return int(deleted.rowcount)
+
+
+async def expire_dead_letters(
+    engine: AsyncEngine, tables: MessagingTables, max_age: timedelta, *, every_seconds: float = 600.0
+) -> None:
+    """Background loop: deletes dead letters older than ``max_age`` every ``every_seconds``."""
+    while True:
+        try:
+            deleted = await delete_expired_dead_letters(engine, tables, max_age)
+            if deleted:
+                _log.info("expired dead letters deleted", count=deleted, max_age_days=max_age / timedelta(days=1))
+        except Exception as exc:  # noqa: BLE001 - retried next round; the database may be briefly away
+            _log.warning("dead-letter expiry failed", error=str(exc))
+        await asyncio.sleep(every_seconds)

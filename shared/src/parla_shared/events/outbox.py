@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_shared.events.bus import EventBus
-from parla_shared.events.envelope import EventEnvelope, new_event
+from parla_shared.events.envelope import ENVELOPE_VERSION, EventEnvelope, new_event
 from parla_shared.events.tables import MessagingTables
 
 _log = structlog.get_logger("parla.events.outbox")
@@ -37,8 +37,11 @@ class Outbox:
         *,
         subject_id: object | None = None,
         actor_id: UUID | None = None,
+        version: int = ENVELOPE_VERSION,
     ) -> EventEnvelope:
-        event = new_event(event_type, data, producer=self.producer, subject_id=subject_id, actor_id=actor_id)
+        event = new_event(
+            event_type, data, producer=self.producer, subject_id=subject_id, actor_id=actor_id, version=version
+        )
         await session.execute(
             self.tables.outbox.insert().values(id=event.id, subject=event.type, payload=msgspec.to_builtins(event))
         )

@@ -94,14 +94,13 @@ class AuthController(Controller):
             events.USER_REGISTERED,
             events.UserRegistered(
                 user_id=user.id,
-                email=user.email,
-                name=user.name,
                 timezone=user.timezone,
                 daily_xp_goal=user.daily_xp_goal,
                 method="password",
             ),
             subject_id=user.id,
             actor_id=user.id,
+            version=events.PERSONAL_DATA_VERSION,
         )
         return Response(
             domain.user_read(user), status_code=201, background=verification_mail(identity, email, name, token)

@@ -95,14 +95,13 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
             events.USER_REGISTERED,
             events.UserRegistered(
                 user_id=user.id,
-                email=user.email,
-                name=user.name,
                 timezone=user.timezone,
                 daily_xp_goal=user.daily_xp_goal,
                 method=found.provider,
             ),
             subject_id=user.id,
             actor_id=user.id,
+            version=events.PERSONAL_DATA_VERSION,
         )
     link = OAuthProvider(user_id=user.id, provider=found.provider, provider_user_id=found.provider_user_id)
     store_provider_tokens(identity, link, found)

@@ -83,10 +83,9 @@ class MeController(Controller):
             await outbox.add(
                 db_session,
                 events.USER_UPDATED,
-                events.UserUpdated(
-                    user_id=user.id, changes=changes, timezone=user.timezone, daily_xp_goal=user.daily_xp_goal
-                ),
+                events.UserUpdated.of(user.id, changes, timezone=user.timezone, daily_xp_goal=user.daily_xp_goal),
                 subject_id=user.id,
+                version=events.PERSONAL_DATA_VERSION,
             )
             await db_session.refresh(user, ["updated_at"])
         return domain.user_read(user)
