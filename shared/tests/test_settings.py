@@ -11,7 +11,7 @@ class ExampleSettings(ServiceSettings, kw_only=True, frozen=True):
     db_schema: str = "example"
 
 
-BASE = {"PARLA_DATABASE_URL": "postgresql://u:p@localhost:5432/parla"}
+BASE = {"PARLA_DATABASE_URL": "postgresql://u:p@localhost:5432/parla", "PARLA_ENVIRONMENT": "development"}
 
 
 def test_values_come_from_parla_variables_with_types() -> None:

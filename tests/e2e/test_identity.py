@@ -49,7 +49,9 @@ def identity_key() -> tuple[str, Ed25519PrivateKey]:
     """The platform's active signing key, opened with identity's secret (the documented development default)."""
     [row] = _query("SELECT kid, private_key_encrypted FROM identity.signing_keys WHERE retired_at IS NULL")
     secrets_env = {key: value for key, value in os.environ.items() if key.startswith("PARLA_IDENTITY_")}
-    settings = IdentitySettings.from_env(secrets_env, database_url="postgresql://unused@127.0.0.1/unused")
+    settings = IdentitySettings.from_env(
+        secrets_env, database_url="postgresql://unused@127.0.0.1/unused", environment="development"
+    )
     raw = SecretBox.from_settings(settings).open(
         row["private_key_encrypted"], context=f"identity.signing_keys.private_key_encrypted:{row['kid']}"
     )

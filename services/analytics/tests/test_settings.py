@@ -5,7 +5,7 @@ import pytest
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.settings import SettingsError
 
-BASE = {"PARLA_DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/parla"}
+BASE = {"PARLA_DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/parla", "PARLA_ENVIRONMENT": "development"}
 
 
 def test_partition_settings_come_from_the_environment() -> None:

@@ -104,6 +104,14 @@ def test_s3_backend_needs_a_bucket() -> None:
         CurriculumSettings.from_env({"PARLA_DATABASE_URL": "postgresql://x/y", "PARLA_MEDIA_BACKEND": "s3"})
 
 
+def test_production_refuses_a_placeholder_s3_secret() -> None:
+    environ = {"PARLA_DATABASE_URL": "postgresql://x/y", "PARLA_MEDIA_BACKEND": "s3", "PARLA_S3_BUCKET": "media"}
+    with pytest.raises(SettingsError, match="PARLA_S3_SECRET_ACCESS_KEY is a placeholder"):
+        CurriculumSettings.from_env({**environ, "PARLA_S3_SECRET_ACCESS_KEY": "CHANGE-ME"})
+    issued = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "Q1w2E3r4T5"
+    assert CurriculumSettings.from_env({**environ, "PARLA_S3_SECRET_ACCESS_KEY": issued}).environment == "production"
+
+
 async def test_import_uploads_audio_and_payloads_point_at_the_bucket(
     s3_settings: CurriculumSettings,
     s3_client_app: AsyncTestClient,

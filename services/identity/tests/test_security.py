@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 import socket
 from email import message_from_bytes
 from email import policy as email_policy
@@ -17,12 +19,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from parla_identity.crypto import DecryptionError, SecretBox, derive_key
 from parla_identity.mail import Mailer
 from parla_identity.passwords import _dummy_hash, bcrypt_cost, hash_password, password_policy_violation, verify_password
-from parla_identity.settings import IdentitySettings
+from parla_identity.settings import DEV_ADMIN_PASSWORD, IdentitySettings
 from parla_shared.settings import SettingsError
 
 
 async def test_default_settings_hash_with_cost_12_or_more() -> None:
-    settings = IdentitySettings.from_env({}, database_url="postgresql://u@127.0.0.1/db")
+    settings = IdentitySettings.from_env(
+        {"PARLA_ENVIRONMENT": "development"}, database_url="postgresql://u@127.0.0.1/db"
+    )
     assert settings.bcrypt_rounds >= 12
     hashed = await hash_password("Secret-pass1", settings.bcrypt_rounds)
     assert bcrypt_cost(hashed) >= 12
@@ -31,12 +35,57 @@ async def test_default_settings_hash_with_cost_12_or_more() -> None:
 
 def test_a_lower_cost_is_refused_outside_tests() -> None:
     with pytest.raises(SettingsError, match=r"bcrypt_rounds"):
-        IdentitySettings.from_env({"PARLA_BCRYPT_ROUNDS": "10"}, database_url="postgresql://u@127.0.0.1/db")
+        IdentitySettings.from_env(
+            {"PARLA_BCRYPT_ROUNDS": "10", "PARLA_ENVIRONMENT": "development"},
+            database_url="postgresql://u@127.0.0.1/db",
+        )
 
 
 def test_production_refuses_the_development_secret_key() -> None:
-    with pytest.raises(SettingsError, match="identity_secret_key"):
+    with pytest.raises(SettingsError, match="PARLA_IDENTITY_SECRET_KEY is a development default"):
         IdentitySettings.from_env({"PARLA_ENVIRONMENT": "production"}, database_url="postgresql://u@127.0.0.1/db")
+
+
+STRONG_KEY = secrets.token_urlsafe(48)
+PRODUCTION = {"PARLA_ENVIRONMENT": "production", "PARLA_IDENTITY_SECRET_KEY": STRONG_KEY}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("PARLA_IDENTITY_SECRET_KEY", "CHANGE-ME", "PARLA_IDENTITY_SECRET_KEY is a placeholder"),
+        ("PARLA_IDENTITY_SECRET_KEY", "a-short-key-of-some-kind", "PARLA_IDENTITY_SECRET_KEY is too weak"),
+        ("PARLA_IDENTITY_PREVIOUS_SECRET_KEYS", "k0=tiny", "PARLA_IDENTITY_PREVIOUS_SECRET_KEYS (key k0) is too weak"),
+        ("PARLA_ADMIN_PASSWORD", "ParlaAdmin1!", "PARLA_ADMIN_PASSWORD is a development default"),
+        ("PARLA_ADMIN_PASSWORD", "CHANGE-ME", "PARLA_ADMIN_PASSWORD is a placeholder"),
+        ("PARLA_OAUTH_GOOGLE_CLIENT_SECRET", "replace-me", "PARLA_OAUTH_GOOGLE_CLIENT_SECRET is a placeholder"),
+        ("PARLA_OAUTH_TIKTOK_CLIENT_SECRET", "CHANGE_ME", "PARLA_OAUTH_TIKTOK_CLIENT_SECRET is a placeholder"),
+        (
+            "PARLA_SMTP_URL",
+            "smtp://mailer:CHANGE-ME@smtp.example.com:587",
+            "PARLA_SMTP_URL's password is a placeholder",
+        ),
+        ("PARLA_DATABASE_URL", "postgresql://parla_identity:parla-dev-identity@db/parla", "PARLA_DATABASE_URL's"),
+    ],
+)
+def test_production_refuses_weak_identity_secrets_naming_the_setting(setting: str, value: str, named: str) -> None:
+    environ = {"PARLA_DATABASE_URL": "postgresql://parla_identity@db/parla", **PRODUCTION, setting: value}
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        IdentitySettings.from_env(environ)
+
+
+def test_production_accepts_real_secrets_and_seeds_no_admin_without_a_password() -> None:
+    settings = IdentitySettings.from_env(
+        {
+            **PRODUCTION,
+            "PARLA_DATABASE_URL": f"postgresql://parla_identity:{secrets.token_hex(32)}@db/parla",
+            "PARLA_IDENTITY_PREVIOUS_SECRET_KEYS": f"k0={secrets.token_hex(32)}",
+            "PARLA_OAUTH_GOOGLE_CLIENT_SECRET": "GOCSPX-" + secrets.token_urlsafe(20),
+        }
+    )
+    assert settings.seed_admin_password is None
+    development = IdentitySettings.from_env({"PARLA_ENVIRONMENT": "development"}, database_url="postgresql://u@db/x")
+    assert development.seed_admin_password == DEV_ADMIN_PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -75,10 +124,13 @@ def test_secret_box_seals_with_a_key_id_and_binds_the_context() -> None:
 
 def test_secret_box_rotation_keeps_old_values_readable() -> None:
     old = IdentitySettings.from_env(
-        {}, database_url="postgresql://u@127.0.0.1/db", identity_secret_key="first", identity_secret_key_id="k1"
+        {"PARLA_ENVIRONMENT": "development"},
+        database_url="postgresql://u@127.0.0.1/db",
+        identity_secret_key="first",
+        identity_secret_key_id="k1",
     )
     new = IdentitySettings.from_env(
-        {},
+        {"PARLA_ENVIRONMENT": "development"},
         database_url="postgresql://u@127.0.0.1/db",
         identity_secret_key="second",
         identity_secret_key_id="k2",

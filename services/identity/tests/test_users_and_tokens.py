@@ -165,24 +165,47 @@ async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
     assert (await client.delete(f"/admin/users/{target}", headers=admin)).status_code == 404
 
 
-def test_cli_creates_an_admin_idempotently(settings: IdentitySettings, client: Any) -> None:
+def cli_env(settings: IdentitySettings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PARLA_DATABASE_URL": settings.database_url,
+        "PARLA_NATS_URL": settings.nats_url,
+        "PARLA_ENVIRONMENT": "test",
+    }
+
+
+def test_cli_creates_an_admin_idempotently_with_the_password_on_stdin(settings: IdentitySettings, client: Any) -> None:
     address = new_email("cli")
-    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
-    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address, "--password", PASSWORD]
+    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address]
     for _ in range(2):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            command, input=PASSWORD + "\n", env=cli_env(settings), capture_output=True, text=True, check=False
+        )
         assert done.returncode == 0, done.stderr
         assert address in done.stdout
-    weak = subprocess.run([*command[:-1], "weak"], env=env, capture_output=True, text=True, check=False)
+    weak = subprocess.run(command, input="weak\n", env=cli_env(settings), capture_output=True, text=True, check=False)
     assert weak.returncode != 0
     assert "password must be" in weak.stderr
+    empty = subprocess.run(command, input="", env=cli_env(settings), capture_output=True, text=True, check=False)
+    assert empty.returncode == 2
+    assert "no password given" in empty.stderr
+
+
+def test_cli_takes_no_password_argument(settings: IdentitySettings) -> None:
+    """An argument is visible in the process list and shell history: the option does not exist."""
+    address = new_email("cli")
+    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address, "--password", PASSWORD]
+    done = subprocess.run(command, input="", env=cli_env(settings), capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "unrecognized arguments: --password" in done.stderr
 
 
 async def test_cli_admin_can_log_in_with_admin_role(settings: IdentitySettings, client: Any) -> None:
     address = new_email("cli")
-    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
-    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address, "--password", PASSWORD]
-    await asyncio.to_thread(subprocess.run, command, env=env, check=True, capture_output=True)
+    command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address]
+    await asyncio.to_thread(
+        subprocess.run, command, input=PASSWORD.encode(), env=cli_env(settings), check=True, capture_output=True
+    )
     pair = await login(client, address)
     me = (await client.get("/users/me", headers=bearer(pair["access_token"]))).json()
     assert me["roles"] == ["admin"]
@@ -282,10 +305,9 @@ async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettin
 
 
 def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(settings: IdentitySettings, client: Any) -> None:
-    env = {**os.environ, "PARLA_DATABASE_URL": settings.database_url, "PARLA_NATS_URL": settings.nats_url}
     done = subprocess.run(
         [sys.executable, "-m", "parla_identity.cli", "reseal-secrets"],
-        env=env,
+        env=cli_env(settings),
         capture_output=True,
         text=True,
         check=False,

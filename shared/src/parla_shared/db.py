@@ -12,6 +12,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
 from parla_shared.context import acting_user_id
@@ -29,9 +30,24 @@ def _set_acting_user(_session: Session, _transaction: SessionTransaction, connec
         connection.execute(text("SELECT set_config('app.user_id', :user_id, true)"), {"user_id": str(user_id)})
 
 
+# Bound parameters are passwords, token hashes, emails and answers: SQLAlchemy leaves them out of its log lines
+# and exception messages (which reach our logs and problem responses' logs) for every engine a service makes.
+HIDE_PARAMETERS = {"hide_parameters": True}
+
+
+def create_engine(settings: ServiceSettings, application_name: str, **options: Any) -> AsyncEngine:
+    """An engine outside the request pool (CLIs, identity's key store) with the same safety options."""
+    return create_async_engine(
+        settings.sqlalchemy_url,
+        connect_args={"server_settings": {"search_path": settings.db_schema, "application_name": application_name}},
+        **{**HIDE_PARAMETERS, **options},
+    )
+
+
 def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
     """Pool of ``db_pool_min_size`` kept connections growing to ``db_pool_max_size`` (PRD: 5..20)."""
     options: dict[str, Any] = {
+        **HIDE_PARAMETERS,
         "pool_size": settings.db_pool_min_size,
         "max_overflow": settings.db_pool_max_size - settings.db_pool_min_size,
         "pool_pre_ping": True,

@@ -10,6 +10,8 @@ from typing import Any, Literal, Self, TypeVar
 
 import msgspec
 
+from parla_shared.secret_policy import is_development, refuse, url_password, weak_secret_reason
+
 ENV_PREFIX = "PARLA_"
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
@@ -36,7 +38,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     db_schema: str
     database_url: str
     host: str = "127.0.0.1"
-    environment: Literal["development", "test", "production"] = "development"
+    # Undeclared means production: secrets are checked unless a process says it runs in development or tests.
+    environment: Literal["development", "test", "production"] = "production"
     db_pool_min_size: int = 5
     db_pool_max_size: int = 20
     nats_url: str = "nats://127.0.0.1:4223"
@@ -60,6 +63,19 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("dead_letter_max_age_days must be positive")
         if not self.nats_url.startswith(("nats://", "tls://")):
             raise ValueError("nats_url must be a nats:// URL")
+        if not is_development(self.environment):
+            refuse(self.weak_secrets())
+
+    def weak_secrets(self) -> dict[str, str]:
+        """Each secret setting that is a placeholder, a development default or too weak: variable → why.
+
+        Checked outside development only; a service adds its own secrets by extending it.
+        """
+        problems: dict[str, str] = {}
+        password = url_password(self.database_url)
+        if password is not None and (reason := weak_secret_reason(password)) is not None:
+            problems[f"{env_name('database_url')}'s password"] = reason
+        return problems
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -46,7 +46,7 @@ class TestEnvironment:
 
     admin_dsn: str
     nats_url: str
-    role_password: str
+    role_passwords: dict[str, str]
     root: Path
 
     @property
@@ -54,7 +54,7 @@ class TestEnvironment:
         return self.admin_dsn.rsplit("/", 1)[-1]
 
     def service_dsn(self, service: str) -> str:
-        return role_dsn(self.admin_dsn, self.database, service, self.role_password)
+        return role_dsn(self.admin_dsn, self.database, service, self.role_passwords[service])
 
     def maintenance_dsn(self) -> str:
         return with_database(self.admin_dsn, "postgres")
@@ -80,7 +80,7 @@ def test_env() -> TestEnvironment:
         return TestEnvironment(
             admin_dsn=os.environ["PARLA_TEST_ADMIN_DSN"],
             nats_url=os.environ["PARLA_TEST_NATS_URL"],
-            role_password=os.environ["PARLA_TEST_ROLE_PASSWORD"],
+            role_passwords=json.loads(os.environ["PARLA_TEST_ROLE_PASSWORDS"]),
             root=Path(os.environ["PARLA_TEST_ROOT"]),
         )
     except KeyError as missing:
@@ -267,8 +267,8 @@ class ServiceContract:
         database = f"parla_mig_{uuid.uuid4().hex[:8]}"
         await create_database(test_env.maintenance_dsn(), database)
         try:
-            await bootstrap_roles_and_schemas(test_env.maintenance_dsn(), database, test_env.role_password)
-            dsn = role_dsn(test_env.admin_dsn, database, service, test_env.role_password)
+            await bootstrap_roles_and_schemas(test_env.maintenance_dsn(), database, test_env.role_passwords)
+            dsn = role_dsn(test_env.admin_dsn, database, service, test_env.role_passwords[service])
             for direction, revision in (("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head")):
                 await asyncio.to_thread(migrate, test_env.root, service, dsn, revision, direction=direction)
             connection = await asyncpg.connect(with_database(test_env.admin_dsn, database))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_curriculum.course_io import export_text, import_text
 from parla_curriculum.document import DocumentInvalidError
@@ -22,15 +22,13 @@ from parla_curriculum.importer import ExportedAudio, ImportResult, directory_res
 from parla_curriculum.media import MediaStorage, media_storage
 from parla_curriculum.models import Course
 from parla_curriculum.settings import CurriculumSettings
+from parla_shared.db import create_engine
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
 
 
 def engine_for(settings: CurriculumSettings) -> AsyncEngine:
-    return create_async_engine(
-        settings.sqlalchemy_url,
-        connect_args={"server_settings": {"search_path": settings.db_schema, "application_name": "curriculum-cli"}},
-    )
+    return create_engine(settings, "curriculum-cli")
 
 
 async def import_course_file(settings: CurriculumSettings, path: Path) -> ImportResult:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from parla_shared.settings import ServiceSettings
+from parla_shared.secret_policy import placeholder_reason
+from parla_shared.settings import ServiceSettings, env_name
 
 # services/curriculum/src/parla_curriculum/settings.py → the checkout's root.
 _CHECKOUT_CONTENT_DIR = Path(__file__).resolve().parents[4] / "content"
@@ -35,6 +36,12 @@ class CurriculumSettings(ServiceSettings, kw_only=True, frozen=True):
         super().__post_init__()
         if self.media_backend == "s3" and not self.s3_bucket:
             raise ValueError("PARLA_S3_BUCKET is required when PARLA_MEDIA_BACKEND is s3")
+
+    def weak_secrets(self) -> dict[str, str]:
+        problems = super().weak_secrets()
+        if self.s3_secret_access_key and (reason := placeholder_reason(self.s3_secret_access_key)) is not None:
+            problems[env_name("s3_secret_access_key")] = reason
+        return problems
 
     @property
     def content_path(self) -> Path:

@@ -21,11 +21,12 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from sqlalchemy import or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from parla_identity.crypto import SecretBox
 from parla_identity.models import SigningKey
 from parla_identity.settings import IdentitySettings
+from parla_shared.db import create_engine
 
 ALGORITHM = "EdDSA"
 RETIRED_KEY_MARGIN = timedelta(minutes=5)
@@ -58,12 +59,8 @@ class SigningKeyStore:
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            self._engine = create_async_engine(
-                self._settings.sqlalchemy_url,
-                pool_size=1,
-                max_overflow=1,
-                pool_pre_ping=True,
-                connect_args={"server_settings": {"application_name": "identity-keys"}},
+            self._engine = create_engine(
+                self._settings, "identity-keys", pool_size=1, max_overflow=1, pool_pre_ping=True
             )
         return self._engine
 

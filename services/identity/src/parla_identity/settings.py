@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from parla_shared.settings import ServiceSettings
+from parla_shared.secret_policy import placeholder_reason, url_password, weak_secret_reason
+from parla_shared.settings import ServiceSettings, env_name
 
 DEV_SECRET_KEY = "parla-dev-identity-secret-key-change-me"  # noqa: S105 - documented development default
+DEV_ADMIN_PASSWORD = "ParlaAdmin1!"  # noqa: S105 - documented development default, refused in production
 GOOGLE_ISSUER = "https://accounts.google.com"
 TIKTOK_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
 TIKTOK_TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105
@@ -57,9 +59,10 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
     oauth_tiktok_client_key: str = ""
     oauth_tiktok_client_secret: str = ""
 
-    # The dev admin `make run` creates (python -m parla_identity.seed).
+    # The admin the seed creates (python -m parla_identity.seed). Unset: ``DEV_ADMIN_PASSWORD`` in development
+    # and tests, no seeded admin in production (``create-admin`` makes one).
     admin_email: str = "admin@parla.local"
-    admin_password: str = "ParlaAdmin1!"  # noqa: S105 - documented development default
+    admin_password: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,10 +70,35 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("bcrypt_rounds must be at least 12 outside tests (NFR-6)")
         if not 4 <= self.bcrypt_rounds <= 31:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
-        if self.environment == "production" and self.identity_secret_key == DEV_SECRET_KEY:
-            raise ValueError("identity_secret_key must be set in production")
         if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_days <= 0:
             raise ValueError("token lifetimes must be positive")
+
+    def weak_secrets(self) -> dict[str, str]:
+        problems = super().weak_secrets()
+        generated = {env_name("identity_secret_key"): self.identity_secret_key}
+        for item in filter(None, (part.strip() for part in self.identity_previous_secret_keys.split(","))):
+            key_id, _, secret = item.partition("=")
+            generated[f"{env_name('identity_previous_secret_keys')} (key {key_id.strip()})"] = secret.strip()
+        for name, secret in generated.items():
+            if (reason := weak_secret_reason(secret, development_values=(DEV_SECRET_KEY,))) is not None:
+                problems[name] = reason
+        issued = {
+            env_name("admin_password"): self.admin_password or "",
+            env_name("oauth_google_client_secret"): self.oauth_google_client_secret,
+            env_name("oauth_tiktok_client_secret"): self.oauth_tiktok_client_secret,
+            f"{env_name('smtp_url')}'s password": url_password(self.smtp_url or "") or "",
+        }
+        for name, secret in issued.items():
+            if secret and (reason := placeholder_reason(secret, development_values=(DEV_ADMIN_PASSWORD,))):
+                problems[name] = reason
+        return problems
+
+    @property
+    def seed_admin_password(self) -> str | None:
+        """The seeded admin's password: the configured one, the development default in development, else none."""
+        if self.admin_password:
+            return self.admin_password
+        return DEV_ADMIN_PASSWORD if self.environment in ("development", "test") else None
 
     @property
     def redirect_uri_base(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -40,9 +41,12 @@ from parla_shared.devstack.platform import (
     data_dir_of,
     prepare_database,
     project_root,
-    role_password,
+    role_passwords,
+    weak_role_passwords,
 )
 from parla_shared.devstack.processes import EmbeddedPostgres
+from parla_shared.secret_policy import is_development, placeholder_reason, url_password
+from parla_shared.settings import SettingsError
 
 SUITES = ("shared", *SERVICES, "e2e")
 
@@ -80,7 +84,7 @@ def run(_: argparse.Namespace) -> int:
         _say("starting PostgreSQL and NATS")
         infrastructure.start()
         _say("creating roles and schemas, running migrations")
-        dsns = prepare_database(root, infrastructure.admin_dsn, infrastructure.app_database(), role_password(environ))
+        dsns = prepare_database(root, infrastructure.admin_dsn, infrastructure.app_database(), role_passwords(environ))
         _say("seeding")
         platform.seed(dsns, infrastructure.nats_url)
         _scheduled_backup(infrastructure, environ)
@@ -193,7 +197,7 @@ def test(args: argparse.Namespace) -> int:
         _say(f"unknown suites {sorted(unknown)}; choose from {SUITES}")
         return 2
     ports = TEST_PORTS.shifted(int(environ.get("PARLA_TEST_PORT_OFFSET", "0")))
-    password = role_password(environ)
+    passwords = role_passwords(environ)
     with tempfile.TemporaryDirectory(prefix="parla-test-") as scratch_dir:
         scratch = Path(scratch_dir)
         data_dir = root / ".parla" / f"test-{ports.postgres}"
@@ -202,12 +206,12 @@ def test(args: argparse.Namespace) -> int:
         results: list[SuiteResult] = []
         try:
             infrastructure.start()
-            dsns = prepare_database(root, infrastructure.admin_dsn, database, password)
+            dsns = prepare_database(root, infrastructure.admin_dsn, database, passwords)
             suite_env = {
                 **environ,
                 "PARLA_TEST_ADMIN_DSN": with_database(infrastructure.admin_dsn, database),
                 "PARLA_TEST_NATS_URL": infrastructure.nats_url,
-                "PARLA_TEST_ROLE_PASSWORD": password,
+                "PARLA_TEST_ROLE_PASSWORDS": json.dumps(passwords),
                 "PARLA_TEST_ROOT": str(root),
             }
             for suite in suites:
@@ -278,14 +282,21 @@ def _summarise(results: Sequence[SuiteResult]) -> int:
 def migrate(args: argparse.Namespace) -> int:
     """For deployments (compose, Kubernetes jobs): roles, schemas and migrations on ``PARLA_DATABASE_URL``."""
     environ = dict(os.environ)
+    # A deployment's job: production unless it says otherwise (the seeds it runs inherit this).
+    environ.setdefault("PARLA_ENVIRONMENT", "production")
     server_dsn = environ.get("PARLA_DATABASE_URL")
     if not server_dsn:
         _say("PARLA_DATABASE_URL must name the PostgreSQL server (an admin URL) to migrate")
         return 2
+    try:
+        passwords = role_passwords(environ)
+        if not is_development(environ["PARLA_ENVIRONMENT"]):
+            refuse_weak_migration_secrets(server_dsn, passwords)
+    except SettingsError as exc:
+        _say(f"configuration error: {exc}")
+        return 2
     root = project_root()
-    dsns = prepare_database(
-        root, with_database(server_dsn, "postgres"), app_database_of(server_dsn), role_password(environ)
-    )
+    dsns = prepare_database(root, with_database(server_dsn, "postgres"), app_database_of(server_dsn), passwords)
     if args.seed:
         platform = Platform(root, data_dir_of(environ), Ports().overridden_by(environ), environ)
         platform.seed(dsns, environ.get("PARLA_NATS_URL", f"nats://127.0.0.1:{Ports().nats}"))
@@ -356,6 +367,15 @@ def restore_command(args: argparse.Namespace) -> int:
         return 1
     _say(f"restored to {plan.target.isoformat()}; `make run` starts on it")
     return 0
+def refuse_weak_migration_secrets(server_dsn: str, passwords: Mapping[str, str]) -> None:
+    """Outside development the roles get no development default, placeholder or weak password."""
+    problems = weak_role_passwords(passwords)
+    admin_password = url_password(server_dsn)
+    if admin_password and (reason := placeholder_reason(admin_password)) is not None:
+        problems["PARLA_DATABASE_URL's password"] = reason
+    if problems:
+        listed = "; ".join(f"{name} {reason}" for name, reason in problems.items())
+        raise SettingsError(f"refusing to migrate outside development (PARLA_ENVIRONMENT): {listed}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -45,8 +46,8 @@ async def drop_database(admin_dsn: str, database: str) -> None:
         await connection.close()
 
 
-async def bootstrap_roles_and_schemas(admin_dsn: str, database: str, password: str) -> None:
-    """Idempotent: roles are created or get their password reset; each owns only its own schema."""
+async def bootstrap_roles_and_schemas(admin_dsn: str, database: str, passwords: Mapping[str, str]) -> None:
+    """Idempotent: roles are created or get their password (one per role) reset; each owns only its own schema."""
     connection = await asyncpg.connect(with_database(admin_dsn, database))
     try:
         await connection.execute(
@@ -61,7 +62,7 @@ async def bootstrap_roles_and_schemas(admin_dsn: str, database: str, password: s
             role = role_name(service)
             exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
             verb = "ALTER" if exists else "CREATE"
-            quoted_password = await connection.fetchval("SELECT quote_literal($1)", password)
+            quoted_password = await connection.fetchval("SELECT quote_literal($1)", passwords[service])
             await connection.execute(
                 f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {quoted_password}"
             )

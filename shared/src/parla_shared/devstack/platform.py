@@ -28,9 +28,10 @@ from parla_shared.devstack.processes import (
     caddy_executable,
     wait_for_http_ok,
 )
+from parla_shared.secret_policy import weak_secret_reason
+from parla_shared.settings import SettingsError
 
 DEFAULT_DATABASE = "parla"
-DEFAULT_ROLE_PASSWORD = "parla-dev"  # noqa: S105 - local default, documented; set PARLA_DB_ROLE_PASSWORD elsewhere
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,11 @@ def app_database_of(server_dsn: str) -> str:
     return name if name and name != "postgres" else DEFAULT_DATABASE
 
 
-def prepare_database(root: Path, admin_dsn: str, database: str, password: str) -> dict[str, str]:
+def prepare_database(root: Path, admin_dsn: str, database: str, passwords: Mapping[str, str]) -> dict[str, str]:
     """Create the database, roles and schemas, run every service's migrations; return each service's DSN."""
     asyncio.run(create_database(admin_dsn, database))
-    asyncio.run(bootstrap_roles_and_schemas(admin_dsn, database, password))
-    dsns = {service: role_dsn(admin_dsn, database, service, password) for service in SERVICES}
+    asyncio.run(bootstrap_roles_and_schemas(admin_dsn, database, passwords))
+    dsns = {service: role_dsn(admin_dsn, database, service, passwords[service]) for service in SERVICES}
     for service, dsn in dsns.items():
         migrate(root, service, dsn)
     return dsns
@@ -176,6 +177,8 @@ class Platform:
             "PARLA_PORT": str(self.ports.services[service]),
             "PARLA_PUBLIC_URL": self.environ.get("PARLA_PUBLIC_URL", self.gateway_url),
             "PARLA_JWKS_URL": f"http://127.0.0.1:{self.ports.services['identity']}/.well-known/jwks.json",
+            # Services assume production unless told: what `make run` starts is development.
+            "PARLA_ENVIRONMENT": self.environ.get("PARLA_ENVIRONMENT", "development"),
         }
 
     def seed(self, dsns: Mapping[str, str], nats_url: str) -> None:
@@ -249,8 +252,29 @@ class Platform:
         self.children.clear()
 
 
-def role_password(environ: Mapping[str, str]) -> str:
-    return environ.get("PARLA_DB_ROLE_PASSWORD", DEFAULT_ROLE_PASSWORD)
+def role_password_variable(service: str) -> str:
+    return f"PARLA_{service.upper()}_DB_PASSWORD"
+
+
+def role_passwords(environ: Mapping[str, str]) -> dict[str, str]:
+    """Each service role's own password: ``PARLA_<SERVICE>_DB_PASSWORD``, by default ``parla-dev-<service>``.
+
+    The development defaults are refused in production (``parla-dev migrate`` checks them like the services do).
+    """
+    if "PARLA_DB_ROLE_PASSWORD" in environ:
+        raise SettingsError(
+            "PARLA_DB_ROLE_PASSWORD is no longer read: each role has its own password, "
+            f"set {', '.join(role_password_variable(service) for service in SERVICES)}"
+        )
+    return {service: environ.get(role_password_variable(service), f"parla-dev-{service}") for service in SERVICES}
+
+
+def weak_role_passwords(passwords: Mapping[str, str]) -> dict[str, str]:
+    return {
+        role_password_variable(service): reason
+        for service, password in passwords.items()
+        if (reason := weak_secret_reason(password)) is not None
+    }
 
 
 def data_dir_of(environ: Mapping[str, str]) -> Path:
