@@ -367,6 +367,8 @@ def restore_command(args: argparse.Namespace) -> int:
         return 1
     _say(f"restored to {plan.target.isoformat()}; `make run` starts on it")
     return 0
+
+
 def refuse_weak_migration_secrets(server_dsn: str, passwords: Mapping[str, str]) -> None:
     """Outside development the roles get no development default, placeholder or weak password."""
     problems = weak_role_passwords(passwords)
