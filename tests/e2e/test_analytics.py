@@ -1,4 +1,4 @@
-"""Analytics through the gateway: every row of API.md answers, and only to whom it should."""
+"""Analytics through the gateway: every analytics row of docs/api.md answers, and only to whom it should."""
 
 from __future__ import annotations
 

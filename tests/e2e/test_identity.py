@@ -1,4 +1,4 @@
-"""Identity through the Caddy gateway: every identity row of API.md, and token rejection by all four services."""
+"""Identity through the Caddy gateway: every identity row of docs/api.md, and token rejection by all four services."""
 
 from __future__ import annotations
 

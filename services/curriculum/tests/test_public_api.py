@@ -1,4 +1,4 @@
-"""The public read API of API.md (curriculum) and the internal grading endpoint, on the shipped course."""
+"""The public read API of docs/api.md (curriculum) and the internal grading endpoint, on the shipped course."""
 
 from __future__ import annotations
 

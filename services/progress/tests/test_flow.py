@@ -1,4 +1,4 @@
-"""The API.md progress flow against the real curriculum: enrol, start, answer, complete, and the views."""
+"""The progress flow of docs/api.md against the real curriculum: enrol, start, answer, complete, and the views."""
 
 from __future__ import annotations
 

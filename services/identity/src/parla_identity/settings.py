@@ -47,7 +47,7 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
     smtp_url: str | None = None
     mail_from: str = "Parla <no-reply@parla.local>"
 
-    # OAuth providers (see API.md); a provider without a client id is "not configured".
+    # OAuth providers (docs/api.md); a provider without a client id is "not configured".
     oauth_state_ttl_seconds: int = 600
     oauth_http_timeout_seconds: float = 10.0
     oauth_google_issuer: str = GOOGLE_ISSUER

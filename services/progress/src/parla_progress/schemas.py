@@ -1,4 +1,4 @@
-"""Request and response bodies of the progress API (``../shared/API.md``, progress)."""
+"""Request and response bodies of the progress API (``docs/api.md``, progress)."""
 
 from __future__ import annotations
 

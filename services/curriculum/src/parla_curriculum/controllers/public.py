@@ -1,4 +1,4 @@
-"""The public read API (API.md, curriculum): anonymous, cacheable (ETag, Cache-Control, If-None-Match)."""
+"""The public read API (docs/api.md, curriculum): anonymous, cacheable (ETag, Cache-Control, If-None-Match)."""
 
 from __future__ import annotations
 
