@@ -144,7 +144,10 @@ def curriculum_url(
     from parla_curriculum.app import create_app as create_curriculum_app
     from parla_curriculum.settings import CurriculumSettings
 
-    settings = test_env.settings(CurriculumSettings, tmp_path_factory.mktemp("curriculum"), jwks_url=jwks_server.url)
+    # max_in_flight: the concurrency tests offer 50 requests at once (shedding itself is tested in shared).
+    settings = test_env.settings(
+        CurriculumSettings, tmp_path_factory.mktemp("curriculum"), jwks_url=jwks_server.url, max_in_flight=60
+    )
     with ThreadedServer(create_curriculum_app(settings)) as server:
         yield server.url
 
@@ -204,7 +207,12 @@ def settings(
 ) -> ProgressSettings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return test_env.settings(
-        ProgressSettings, data_dir, jwks_url=jwks_server.url, curriculum_url=curriculum_url, db_pool_max_size=30
+        ProgressSettings,
+        data_dir,
+        jwks_url=jwks_server.url,
+        curriculum_url=curriculum_url,
+        db_pool_max_size=30,
+        max_in_flight=60,  # the concurrency tests offer 50 requests at once (shedding itself is tested in shared)
     )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Content
+from conftest import Content, ThreadedServer
 
 from parla_progress.curriculum import CurriculumClient
 from parla_shared.problems import Problem
-from parla_shared.testing import TokenFactory
+from parla_shared.testing import JwksServer, TestEnvironment, TokenFactory, bearer
 
 
 async def test_trees_are_revalidated_with_their_etag(
@@ -58,3 +61,42 @@ async def test_grading_forwards_the_learners_token(
         assert refused.value.status_code == 401
     finally:
         await client.close()
+
+
+async def test_a_curriculum_at_capacity_sheds_the_grading_call_as_a_503(
+    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path: Path, content: Content, make_token: TokenFactory
+) -> None:
+    from parla_curriculum.app import create_app as create_curriculum_app
+    from parla_curriculum.settings import CurriculumSettings
+
+    settings = test_env.settings(CurriculumSettings, tmp_path, jwks_url=jwks_server.url, max_in_flight=1)
+    exercise = next(iter(content.correct))
+    upload_may_finish = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b'{"answer": '
+        await upload_may_finish.wait()
+        yield b'"x"}'
+
+    with ThreadedServer(create_curriculum_app(settings)) as server:
+        client = CurriculumClient(server.url)
+        await client.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url) as other:
+                # A request still uploading its body holds curriculum's only place.
+                holder = asyncio.create_task(
+                    other.post(
+                        f"/internal/exercises/{exercise}/check",
+                        content=slow_body(),
+                        headers=bearer(make_token(uuid.uuid4())),
+                    )
+                )
+                await asyncio.sleep(0.5)
+                with pytest.raises(Problem) as shed:
+                    await client.grade(exercise, content.correct[exercise], make_token(uuid.uuid4()))
+                assert shed.value.status_code == 503
+                assert shed.value.headers == {"Retry-After": "1"}
+                upload_may_finish.set()
+                await holder
+        finally:
+            await client.close()

@@ -51,6 +51,8 @@ def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
         "pool_size": settings.db_pool_min_size,
         "max_overflow": settings.db_pool_max_size - settings.db_pool_min_size,
         "pool_pre_ping": True,
+        # Overload is shed before the pool (overload.py): a request waiting this long is answered 503.
+        "pool_timeout": settings.db_pool_timeout_seconds,
         "pool_recycle": 1800,
         "connect_args": {
             "server_settings": {"search_path": settings.db_schema, "application_name": settings.service_name},

@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Server
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from parla_shared.auth import (
     AuthenticationMiddleware,
@@ -34,6 +35,7 @@ from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
 from parla_shared.logging import configure_logging
 from parla_shared.middleware import RequestContextMiddleware
+from parla_shared.overload import InFlightLimitMiddleware, pool_timeout_response
 from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
 from parla_shared.settings import ServiceSettings
 
@@ -126,8 +128,14 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, _MetricsController, *definition.route_handlers],
         plugins=[sqlalchemy_plugin(db_config), problem_details_plugin()],
-        middleware=[RequestContextMiddleware(), prometheus.middleware, AuthenticationMiddleware(verifier)],
-        exception_handlers=fallback_exception_handlers(),
+        # Shedding after the request id and metrics (a 503 is logged and counted), before any real work.
+        middleware=[
+            RequestContextMiddleware(),
+            prometheus.middleware,
+            InFlightLimitMiddleware(settings.in_flight_limit),
+            AuthenticationMiddleware(verifier),
+        ],
+        exception_handlers={**fallback_exception_handlers(), PoolTimeoutError: pool_timeout_response},
         lifespan=[run_background_work],
         dependencies={
             "principal": Provide(provide_principal),

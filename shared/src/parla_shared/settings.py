@@ -42,6 +42,10 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     environment: Literal["development", "test", "production"] = "production"
     db_pool_min_size: int = 5
     db_pool_max_size: int = 20
+    # Requests one process serves at once, the excess answered 503 at once (overload.py); 0: db_pool_max_size.
+    max_in_flight: int = 0
+    # How long a request waits for a pooled connection before it is answered 503 (never a 500).
+    db_pool_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4223"
     data_dir: str = ".parla"
     public_url: str = "http://localhost:8080"
@@ -61,6 +65,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("db_pool_min_size must be between 1 and db_pool_max_size")
         if self.dead_letter_max_age_days <= 0:
             raise ValueError("dead_letter_max_age_days must be positive")
+        if self.max_in_flight < 0:
+            raise ValueError("max_in_flight must be 0 (the pool's size) or more")
         if not self.nats_url.startswith(("nats://", "tls://")):
             raise ValueError("nats_url must be a nats:// URL")
         if not is_development(self.environment):
@@ -76,6 +82,11 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
         if password is not None and (reason := weak_secret_reason(password)) is not None:
             problems[f"{env_name('database_url')}'s password"] = reason
         return problems
+
+    @property
+    def in_flight_limit(self) -> int:
+        """Each admitted request can hold a pooled connection without queueing for one."""
+        return self.max_in_flight or self.db_pool_max_size
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -199,6 +199,14 @@ def _unavailable(exc: Exception) -> Problem:
 
 
 def _bad_status(response: httpx.Response) -> Problem:
+    if response.status_code == 503:
+        # Curriculum shed the call (overloaded): the learner's request is shed the same way, to retry.
+        return Problem(
+            503,
+            "Curriculum unavailable",
+            "the curriculum service is at capacity; retry after the time given in Retry-After",
+            headers={"Retry-After": response.headers.get("retry-after", "1")},
+        )
     _log.warning("curriculum answered unexpectedly", status=response.status_code, body=response.text[:200])
     if response.status_code in (401, 403):
         return Problem(response.status_code, "Not allowed by curriculum", _detail(response))
