@@ -76,6 +76,7 @@ def correct_answer(exercise: dict[str, Any], source: dict[str, Any]) -> str:
 class Accounts:
     emails: list[str] = []
     taken = itertools.count()
+    tokens: dict[str, str] = {}
     logged_in = 0
 
 
@@ -86,22 +87,32 @@ class AnsweringLearner(FastHttpUser):
 
     def on_start(self) -> None:
         email = Accounts.emails[next(Accounts.taken) % len(Accounts.emails)]
-        login = self.client.post("/api/identity/auth/login", json={"email": email, "password": PASSWORD})
-        if login.status_code != 200:
-            raise RuntimeError(f"login failed: HTTP {login.status_code}")
-        self.auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        course = self.client.get("/api/curriculum/courses?from=en&to=es").json()[0]
-        self.client.post(f"{PRO}/enrollments", json={"course_id": course["id"]}, headers=self.auth)
-        statuses = self.client.get(f"{PRO}/courses/{course['id']}", headers=self.auth).json()
+        if email not in Accounts.tokens:  # users sharing an account share its token: one bcrypt per account
+            login = self._until_served("post", "/api/identity/auth/login", json={"email": email, "password": PASSWORD})
+            Accounts.tokens[email] = login["access_token"]
+        self.auth = {"Authorization": f"Bearer {Accounts.tokens[email]}"}
+        course = self._until_served("get", "/api/curriculum/courses?from=en&to=es")[0]
+        self._until_served("post", f"{PRO}/enrollments", json={"course_id": course["id"]}, headers=self.auth)
+        statuses = self._until_served("get", f"{PRO}/courses/{course['id']}", headers=self.auth)
         self.playable = [lesson["lesson_id"] for lesson in statuses["lessons"] if lesson["status"] != "locked"]
         self.lessons: dict[str, dict[str, Any]] = {}
         self.session_id: str | None = None
         self.pending: list[dict[str, Any]] = []
         Accounts.logged_in += 1
 
+    def _until_served(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Set-up requests are retried while the platform sheds them (503), as a client honouring Retry-After."""
+        while True:
+            response = self.client.request(method, path, name="set-up", **kwargs)
+            if response.status_code < 300:
+                return response.json()
+            if response.status_code != 503:
+                raise RuntimeError(f"{method.upper()} {path}: HTTP {response.status_code}")
+            time.sleep(1.0)  # the platform's Retry-After
+
     def _content(self, lesson_id: str) -> dict[str, Any]:
         if lesson_id not in self.lessons:
-            self.lessons[lesson_id] = self.client.get(f"/api/curriculum/lessons/{lesson_id}").json()
+            self.lessons[lesson_id] = self._until_served("get", f"/api/curriculum/lessons/{lesson_id}")
         return self.lessons[lesson_id]
 
     @task
@@ -230,10 +241,14 @@ def main() -> None:
         help="seconds of load after every learner logged in, before the first sample",
     )
     parser.add_argument("--rate", type=float, default=None, help="open loop: requests/s offered in total")
+    parser.add_argument(
+        "--accounts", type=int, default=None, help="learner accounts the users share (default: one per user)"
+    )
     args = parser.parse_args()
 
     trees = {watched.name: listening_roots(watched.port) for watched in platform_processes()}
-    register(args.host, args.users)
+    accounts = args.accounts or args.users
+    register(args.host, accounts)
     if args.rate is not None:
         AnsweringLearner.wait_time = constant_throughput(args.rate / args.users)
     environment = Environment(user_classes=[AnsweringLearner], host=args.host)

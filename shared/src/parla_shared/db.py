@@ -50,7 +50,8 @@ def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
         **HIDE_PARAMETERS,
         "pool_size": settings.db_pool_min_size,
         "max_overflow": settings.db_pool_max_size - settings.db_pool_min_size,
-        "pool_pre_ping": True,
+        # No pre-ping: it costs a round trip on every checkout. A connection the server closed fails its first
+        # statement instead; SQLAlchemy then invalidates the pool, so one request sees the error, not each one.
         # Overload is shed before the pool (overload.py): a request waiting this long is answered 503.
         "pool_timeout": settings.db_pool_timeout_seconds,
         "pool_recycle": 1800,

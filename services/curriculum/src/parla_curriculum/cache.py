@@ -38,6 +38,7 @@ class ContentCache:
         self._revision: int | None = None
         self._checked_at = float("-inf")
         self._entries: dict[Hashable, CachedBody | None] = {}
+        self._values: dict[Hashable, Any] = {}
 
     def invalidate(self) -> None:
         """This process changed content: check the revision on the next read."""
@@ -46,6 +47,7 @@ class ContentCache:
     def clear(self) -> None:
         """Forget every payload (e.g. the media backend, hence every audio URL, changed)."""
         self._entries.clear()
+        self._values.clear()
         self.invalidate()
 
     async def get(
@@ -55,14 +57,7 @@ class ContentCache:
         build: Callable[[AsyncSession], Awaitable[Any]],
     ) -> CachedBody | None:
         """The cached body for ``key``; ``build`` returns the payload, or None when it does not exist."""
-        now = time.monotonic()
-        if now - self._checked_at >= self._revision_check_seconds:
-            query = text("SELECT revision FROM content_revision WHERE id = 1")
-            revision = (await session.execute(query)).scalar_one()
-            self._checked_at = now
-            if revision != self._revision:
-                self._entries.clear()
-                self._revision = revision
+        await self._follow_revision(session)
         if key in self._entries:
             return self._entries[key]
         revision = self._revision
@@ -76,6 +71,36 @@ class ContentCache:
             self._entries.clear()
         self._entries[key] = entry
         return entry
+
+    async def value(
+        self,
+        session: AsyncSession,
+        key: Hashable,
+        build: Callable[[AsyncSession], Awaitable[Any]],
+    ) -> Any:
+        """Like ``get`` for data the service itself uses (answer keys), kept as built rather than encoded."""
+        await self._follow_revision(session)
+        if key in self._values:
+            return self._values[key]
+        revision = self._revision
+        value = await build(session)
+        if self._revision != revision:
+            return value  # built from content that may be older than the revision now cached (see ``get``)
+        if len(self._values) >= self._max_entries:
+            self._values.clear()
+        self._values[key] = value
+        return value
+
+    async def _follow_revision(self, session: AsyncSession) -> None:
+        now = time.monotonic()
+        if now - self._checked_at >= self._revision_check_seconds:
+            query = text("SELECT revision FROM content_revision WHERE id = 1")
+            revision = (await session.execute(query)).scalar_one()
+            self._checked_at = now
+            if revision != self._revision:
+                self._entries.clear()
+                self._values.clear()
+                self._revision = revision
 
 
 def encode(payload: Any) -> CachedBody:

@@ -18,9 +18,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy import Float, Text, cast, delete, func, null, select, update
+from sqlalchemy import Float, Insert, Text, Update, cast, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from parla_progress import events
 from parla_progress.clock import Clock
@@ -531,31 +532,7 @@ class ProgressService:
                 await self._apply_hearts(learner, new_state, changes)
         hearts_now = hearts_at(_hearts_state(learner), now, interval=interval).hearts
 
-        interaction = UserExerciseInteraction(
-            user_id=self.user_id,
-            exercise_id=data.exercise_id,
-            lesson_id=lesson_id,
-            session_id=session_id,
-            user_answer=data.answer,
-            is_correct=grade.correct,
-            attempt_number=previous_attempts + 1,
-            time_spent_seconds=data.time_spent_seconds,
-            hints_used=data.hints_used,
-            hearts_lost=hearts_lost,
-            xp_earned=0,
-            interaction_at=now,
-        )
-        self.session.add(interaction)
-        if not lesson_session.practice:
-            await self.session.execute(
-                update(UserLessonProgress)
-                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id == lesson_id)
-                .values(
-                    total_time_seconds=UserLessonProgress.total_time_seconds + data.time_spent_seconds,
-                    hearts_lost=UserLessonProgress.hearts_lost + hearts_lost,
-                )
-            )
-        await self.session.flush()
+        attempt_number = previous_attempts + 1
         result = AnswerRead(
             exercise_id=data.exercise_id,
             correct=grade.correct,
@@ -564,19 +541,10 @@ class ProgressService:
             message=grade.message,
             hearts=hearts_now,
             xp_earned=0,
-            attempt_number=interaction.attempt_number,
+            attempt_number=attempt_number,
             hearts_lost=hearts_lost,
         )
-        self.session.add(
-            LessonSessionAnswer(
-                session_id=session_id,
-                user_id=self.user_id,
-                interaction_id=interaction.id,
-                idempotency_key=idempotency_key,
-                response=msgspec.to_builtins(result),
-            )
-        )
-        await self._publish(
+        _, write_event = self.outbox.insert(
             events.EXERCISE_ANSWERED,
             events.ExerciseAnswered(
                 user_id=self.user_id,
@@ -585,13 +553,52 @@ class ProgressService:
                 session_id=session_id,
                 exercise_id=data.exercise_id,
                 correct=grade.correct,
-                attempt_number=interaction.attempt_number,
+                attempt_number=attempt_number,
                 time_spent_seconds=data.time_spent_seconds,
                 hints_used=data.hints_used,
                 hearts_lost=hearts_lost,
                 xp_earned=0,
             ),
+            subject_id=self.user_id,
         )
+        # The interaction, the stored response (for retries), the lesson's time and hearts and the event: one
+        # statement, one round trip (data-modifying CTEs), instead of a unit-of-work flush and three more.
+        interaction_id = uuid7()
+        writes: list[Insert | Update] = [
+            insert(UserExerciseInteraction).values(
+                id=interaction_id,
+                user_id=self.user_id,
+                exercise_id=data.exercise_id,
+                lesson_id=lesson_id,
+                session_id=session_id,
+                user_answer=data.answer,
+                is_correct=grade.correct,
+                attempt_number=attempt_number,
+                time_spent_seconds=data.time_spent_seconds,
+                hints_used=data.hints_used,
+                hearts_lost=hearts_lost,
+                xp_earned=0,
+                interaction_at=now,
+            ),
+            insert(LessonSessionAnswer).values(
+                id=uuid7(),
+                session_id=session_id,
+                user_id=self.user_id,
+                interaction_id=interaction_id,
+                idempotency_key=idempotency_key,
+                response=msgspec.to_builtins(result),
+            ),
+        ]
+        if not lesson_session.practice:
+            writes.append(
+                update(UserLessonProgress)
+                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id == lesson_id)
+                .values(
+                    total_time_seconds=UserLessonProgress.total_time_seconds + data.time_spent_seconds,
+                    hearts_lost=UserLessonProgress.hearts_lost + hearts_lost,
+                )
+            )
+        await self.session.execute(write_event.add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes))))
         return result
 
     async def _apply_hearts(self, learner: Learner, state: HeartsState, changes: Sequence[HeartsChange]) -> None:

@@ -58,7 +58,7 @@ class EventConsumer:
         session_maker: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
         max_deliver: int = 5,
-        batch_size: int = 20,
+        batch_size: int = 50,
         ack_wait_seconds: float = 30.0,
         idle_resubscribe_seconds: float = 30.0,
     ) -> None:
@@ -110,8 +110,7 @@ class EventConsumer:
                     idle_seconds += 1
                     continue
                 idle_seconds = 0.0
-                for message in messages:
-                    await self.handle(message)
+                await self.handle_batch(messages)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
@@ -119,6 +118,61 @@ class EventConsumer:
     async def _ensure_consumer(self, js: JetStreamContext) -> str:
         await js.add_consumer(stream_name(self.subscription.context), self.consumer_config())
         return self.subscription.durable
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """A fetched batch in one transaction (one inbox insert, one commit); any failure: one by one instead.
+
+        The inbox still records every event id with its effect, so a redelivered event changes nothing. When a
+        handler fails the whole batch rolls back and each message goes through ``handle``, which retries and
+        dead-letters only the one that fails.
+        """
+        if len(messages) <= 1:
+            for message in messages:
+                await self.handle(message)
+            return
+        try:
+            events = [decode_event(message.data) for message in messages]
+        except msgspec.DecodeError:
+            for message in messages:
+                await self.handle(message)
+            return
+        try:
+            await self._apply_all_once(events)
+        except Exception as exc:  # noqa: BLE001 - every event is tried again on its own
+            _log.info("event batch failed, handling one by one", durable=self.subscription.durable, error=str(exc))
+            for message in messages:
+                await self.handle(message)
+            return
+        for message in messages:
+            await message.ack()
+
+    async def _apply_all_once(self, events: Sequence[EventEnvelope]) -> None:
+        inbox = self._tables.inbox
+        async with self._session_maker() as session, session.begin():
+            first_time = set(
+                (
+                    await session.execute(
+                        insert(inbox)
+                        .values(
+                            [
+                                {"event_id": event.id, "consumer": self.subscription.durable, "subject": event.type}
+                                for event in events
+                            ]
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(inbox.c.event_id)
+                    )
+                ).scalars()
+            )
+            for event in events:
+                if event.id not in first_time:
+                    continue
+                first_time.discard(event.id)  # the same event twice in one batch: applied once
+                token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
+                try:
+                    await self.subscription.handler(session, event)
+                finally:
+                    request_context.reset(token)
 
     async def handle(self, message: Msg) -> None:
         deliveries = message.metadata.num_delivered or 1

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_shared.events.bus import EventBus
@@ -39,13 +39,27 @@ class Outbox:
         actor_id: UUID | None = None,
         version: int = ENVELOPE_VERSION,
     ) -> EventEnvelope:
+        event, statement = self.insert(event_type, data, subject_id=subject_id, actor_id=actor_id, version=version)
+        await session.execute(statement)
+        return event
+
+    def insert(
+        self,
+        event_type: str,
+        data: msgspec.Struct | dict[str, Any],
+        *,
+        subject_id: object | None = None,
+        actor_id: UUID | None = None,
+        version: int = ENVELOPE_VERSION,
+    ) -> tuple[EventEnvelope, Insert]:
+        """The event and the statement that writes it, for a caller that sends it with other writes in one."""
         event = new_event(
             event_type, data, producer=self.producer, subject_id=subject_id, actor_id=actor_id, version=version
         )
-        await session.execute(
-            self.tables.outbox.insert().values(id=event.id, subject=event.type, payload=msgspec.to_builtins(event))
+        statement = self.tables.outbox.insert().values(
+            id=event.id, subject=event.type, payload=msgspec.to_builtins(event)
         )
-        return event
+        return event, statement
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -69,6 +83,7 @@ class OutboxRelay:
         listen_dsn: str,
         poll_seconds: float = 1.0,
         batch_size: int = 100,
+        gather_seconds: float = 0.02,
         retention: timedelta = timedelta(days=7),
     ) -> None:
         self._tables = tables
@@ -77,6 +92,7 @@ class OutboxRelay:
         self._listen_dsn = listen_dsn
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._gather_seconds = gather_seconds
         self._retention = retention
         self._wake = asyncio.Event()
 
@@ -95,6 +111,9 @@ class OutboxRelay:
                 if published < self._batch_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                    # Under load every request's commit notifies: a moment's wait lets one round carry the
+                    # events of many transactions instead of one round (three statements) per transaction.
+                    await asyncio.sleep(self._gather_seconds)
                     self._wake.clear()
         finally:
             listener.cancel()
@@ -102,11 +121,15 @@ class OutboxRelay:
                 await listener
 
     async def publish_pending(self) -> int:
-        """One batch; returns how many rows were published."""
+        """One batch; returns how many rows were published.
+
+        The batch's messages are sent back to back and their acknowledgements awaited together (one round trip
+        for the batch, not one per event); the stream receives them in outbox order. A failed one waits out its
+        backoff; the others of the batch are published and marked.
+        """
         if not self._bus.connected:
             return 0
         outbox = self._tables.outbox
-        published: list[UUID] = []
         async with self._engine.begin() as connection:
             rows = (
                 await connection.execute(
@@ -117,28 +140,36 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                try:
-                    await self._bus.jetstream.publish(
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(
+                *(
+                    self._bus.jetstream.publish(
                         row.subject,
                         msgspec.json.encode(row.payload),
                         headers={"Nats-Msg-Id": str(row.id)},
                         timeout=5,
                     )
-                except Exception as exc:  # noqa: BLE001 - recorded on the row and retried later
-                    attempts = row.attempts + 1
-                    await connection.execute(
-                        update(outbox)
-                        .where(outbox.c.id == row.id)
-                        .values(
-                            attempts=attempts,
-                            next_attempt_at=func.now() + retry_delay(attempts),
-                            last_error=str(exc) or type(exc).__name__,
-                        )
+                    for row in rows
+                ),
+                return_exceptions=True,
+            )
+            published: list[UUID] = []
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    published.append(row.id)
+                    continue
+                attempts = row.attempts + 1
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        next_attempt_at=func.now() + retry_delay(attempts),
+                        last_error=str(outcome) or type(outcome).__name__,
                     )
-                    _log.warning("event publish failed", event_id=str(row.id), attempts=attempts, error=str(exc))
-                    break  # keep the remaining events in order behind the failed one
-                published.append(row.id)
+                )
+                _log.warning("event publish failed", event_id=str(row.id), attempts=attempts, error=str(outcome))
             if published:
                 await connection.execute(
                     update(outbox).where(outbox.c.id.in_(published)).values(published_at=func.now())

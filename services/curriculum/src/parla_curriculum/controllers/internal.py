@@ -10,7 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_curriculum.checking import ExerciseNotFoundError, check_answer
+from parla_curriculum.cache import ContentCache
+from parla_curriculum.checking import answer_key, grade
 from parla_curriculum.schemas import AnswerCheck, CheckResult
 from parla_shared.auth import Principal
 from parla_shared.problems import Problem, problem_responses
@@ -31,15 +32,19 @@ class InternalController(Controller):
     async def check(
         self,
         db_session: NamedDependency[AsyncSession],
+        content_cache: NamedDependency[ContentCache],
         principal: NamedDependency[Principal],
         exercise_id: FromPath[UUID],
         data: JSONBody[AnswerCheck],
     ) -> CheckResult:
         del principal  # required: only authenticated callers may grade
-        try:
-            result = await check_answer(db_session, exercise_id, data.answer)
-        except ExerciseNotFoundError:
-            raise Problem(404, "Exercise not found", f"No exercise has the id {exercise_id}.") from None
+        # The answer key is cached per content revision: a hot exercise is graded without a database round trip.
+        key = await content_cache.value(
+            db_session, ("answer-key", exercise_id), lambda session: answer_key(session, exercise_id)
+        )
+        if key is None:
+            raise Problem(404, "Exercise not found", f"No exercise has the id {exercise_id}.")
+        result = grade(key, data.answer)
         return CheckResult(
             exercise_id=exercise_id,
             correct=result.correct,
