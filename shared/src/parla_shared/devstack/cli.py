@@ -213,6 +213,9 @@ def test(args: argparse.Namespace) -> int:
                 "PARLA_TEST_NATS_URL": infrastructure.nats_url,
                 "PARLA_TEST_ROLE_PASSWORDS": json.dumps(passwords),
                 "PARLA_TEST_ROOT": str(root),
+                # The test platform is a development one (its role passwords are the dev defaults); a test of
+                # production's refusals passes its own environment.
+                "PARLA_ENVIRONMENT": environ.get("PARLA_ENVIRONMENT", "development"),
             }
             for suite in suites:
                 if suite == "e2e":
