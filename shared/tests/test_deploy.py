@@ -674,3 +674,24 @@ def test_operations_guide_covers_the_runbooks() -> None:
     assert any("dead-letter" in heading for heading in headings)
     for command in ("archive_command", "repo1-retention-full=30", "--type=time", "pg_basebackup", "dead_letters"):
         assert command in text, command
+
+
+def test_analytics_gets_its_audit_key_as_a_secret_and_keeps_checkpoints_on_a_volume() -> None:
+    """The audit chain's HMAC key is a secret of analytics (never the database's), and its signed checkpoints
+    live on storage that outlives a container."""
+    compose = _compose()
+    analytics = compose["services"]["analytics"]
+    assert re.fullmatch(r"\$\{PARLA_AUDIT_HMAC_KEY:-[^}]+\}", _env(analytics)["PARLA_AUDIT_HMAC_KEY"])
+    checkpoint_dir = f"{_env(analytics)['PARLA_DATA_DIR']}/audit"
+    (volume,) = [str(v).split(":")[0] for v in analytics["volumes"] if str(v).split(":")[1] == checkpoint_dir]
+    assert volume in compose["volumes"]
+    for name in ("migrate", *(service for service in SERVICES if service != "analytics")):
+        assert "PARLA_AUDIT_HMAC_KEY" not in _env(compose["services"][name]), f"{name} must not hold the audit key"
+
+    (container,) = _objects("Deployment")["analytics"]["spec"]["template"]["spec"]["containers"]
+    key = _env_names(container)["PARLA_AUDIT_HMAC_KEY"]["valueFrom"]["secretKeyRef"]
+    assert key == {"name": "parla-secrets", "key": "audit-hmac-key"}
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/data/audit")
+    pod = _objects("Deployment")["analytics"]["spec"]["template"]["spec"]
+    (claim,) = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert "ReadWriteMany" in _objects("PersistentVolumeClaim")[claim]["spec"]["accessModes"]

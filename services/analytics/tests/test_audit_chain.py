@@ -1,12 +1,14 @@
 """The audit log: filters and pages, and the hash chain detecting an altered, a deleted and an inserted row.
 
-Tampering is done the way an intruder with the analytics role could: direct SQL on the table. Each test puts
-the row back afterwards, so the chain verifies again.
+Tampering is done the way an intruder holding the database's superuser (or the tables' owner) could: direct SQL
+with the append-only trigger switched off (``session_replication_role = replica``). Each test puts the rows back
+afterwards, so the chain verifies again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -16,8 +18,22 @@ import pytest
 from conftest import Producer, wait_processed
 
 from parla_analytics.audit import entry_hash
+from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.envelope import EventEnvelope
-from parla_shared.testing import TokenFactory, bearer
+from parla_shared.testing import TestEnvironment, TokenFactory, bearer
+
+
+@pytest.fixture(scope="module")
+async def tamper_db(test_env: TestEnvironment) -> AsyncIterator[asyncpg.Pool]:
+    """The superuser with triggers off: what someone who can drop or disable the append-only trigger can do."""
+    pool = await asyncpg.create_pool(
+        test_env.admin_dsn,
+        min_size=1,
+        max_size=2,
+        server_settings={"search_path": "analytics", "session_replication_role": "replica"},
+    )
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture
@@ -61,15 +77,20 @@ async def test_the_untouched_chain_verifies(
 ) -> None:
     body = await _verify(client, make_token)
     total = await analytics_db.fetchval("SELECT count(*) FROM analytics.system_audit_log")
-    assert body == {"ok": True, "checked": total, "first_broken_id": None, "reason": None}
+    assert {key: body[key] for key in ("ok", "checked", "first_broken_id", "reason")} == {
+        "ok": True,
+        "checked": total,
+        "first_broken_id": None,
+        "reason": None,
+    }
 
 
 async def test_an_altered_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
     target = chain[1].id
-    original = await analytics_db.fetchval("SELECT new_values FROM analytics.system_audit_log WHERE id = $1", target)
-    await analytics_db.execute(
+    original = await tamper_db.fetchval("SELECT new_values FROM analytics.system_audit_log WHERE id = $1", target)
+    await tamper_db.execute(
         'UPDATE analytics.system_audit_log SET new_values = \'{"name": "forged"}\' WHERE id = $1', target
     )
     try:
@@ -78,55 +99,59 @@ async def test_an_altered_row_is_detected(
         assert body["first_broken_id"] == str(target)
         assert "altered" in body["reason"]
     finally:
-        await analytics_db.execute(
+        await tamper_db.execute(
             "UPDATE analytics.system_audit_log SET new_values = $2::jsonb WHERE id = $1", target, original
         )
     assert (await _verify(client, make_token))["ok"] is True
 
 
 async def test_a_deleted_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
-    deleted = await analytics_db.fetchrow("SELECT * FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
-    await analytics_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
+    deleted = await tamper_db.fetchrow("SELECT * FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
+    await tamper_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
     try:
         body = await _verify(client, make_token)
         assert body["ok"] is False
         assert body["first_broken_id"] == str(chain[2].id)  # the entry after the gap
         assert "missing" in body["reason"]
     finally:
-        await _restore(analytics_db, deleted)
+        await _restore(tamper_db, deleted)
     assert (await _verify(client, make_token))["ok"] is True
 
 
 async def test_a_deleted_last_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
-    last = await analytics_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
+    last = await tamper_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
     assert last["id"] == chain[2].id
-    await analytics_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", last["id"])
+    await tamper_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", last["id"])
     try:
         body = await _verify(client, make_token)
         assert body["ok"] is False
         assert "missing at the end" in body["reason"]
     finally:
-        await _restore(analytics_db, last)
+        await _restore(tamper_db, last)
     assert (await _verify(client, make_token))["ok"] is True
 
 
 async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+    client: Any,
+    make_token: TokenFactory,
+    chain: list[EventEnvelope],
+    tamper_db: asyncpg.Pool,
+    settings: AnalyticsSettings,
 ) -> None:
-    """The forger rewrites the newest entry and its hash (no later entry links to it): only the head disagrees,
-    and the entry to blame is that last one."""
-    last = await analytics_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
+    """The forger rewrites the newest entry and its hash, even knowing the key (no later entry links to it):
+    only the head disagrees, and the entry to blame is that last one."""
+    last = await tamper_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
     assert last["id"] == chain[2].id
     forged = {**dict(last), "old_values": {"name": "forged"}}
-    await analytics_db.execute(
+    await tamper_db.execute(
         "UPDATE analytics.system_audit_log SET old_values = $2::jsonb, hash = $3 WHERE id = $1",
         last["id"],
         json.dumps(forged["old_values"]),
-        entry_hash(last["prev_hash"], forged),
+        entry_hash(settings.audit_key, last["prev_hash"], forged),
     )
     try:
         body = await _verify(client, make_token)
@@ -134,7 +159,7 @@ async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
         assert body["first_broken_id"] == str(last["id"])
         assert "altered" in body["reason"]
     finally:
-        await analytics_db.execute(
+        await tamper_db.execute(
             "UPDATE analytics.system_audit_log SET old_values = $2::jsonb, hash = $3 WHERE id = $1",
             last["id"],
             last["old_values"],
@@ -145,11 +170,17 @@ async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
 
 @pytest.mark.parametrize("where", ["middle", "end"])
 async def test_an_inserted_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool, where: str
+    client: Any,
+    *,
+    make_token: TokenFactory,
+    chain: list[EventEnvelope],
+    tamper_db: asyncpg.Pool,
+    settings: AnalyticsSettings,
+    where: str,
 ) -> None:
-    """A forged entry with a correctly computed hash: in the middle it repeats a seq and breaks the next link,
-    at the end it lies beyond the chain head (which the forger did not move)."""
-    anchor = await analytics_db.fetchrow(
+    """A forged entry with a correctly computed hash (even with the key): in the middle it repeats a seq and breaks
+    the next link, at the end it lies beyond the chain head (which the forger did not move)."""
+    anchor = await tamper_db.fetchrow(
         "SELECT * FROM analytics.system_audit_log WHERE id = $1", chain[0].id if where == "middle" else chain[2].id
     )
     forged_id = uuid4()
@@ -165,8 +196,8 @@ async def test_an_inserted_row_is_detected(
         "ip_address": None,
         "created_at": anchor["created_at"] + timedelta(microseconds=1),
     }
-    digest = entry_hash(anchor["hash"], forged)
-    await analytics_db.execute(
+    digest = entry_hash(settings.audit_key, anchor["hash"], forged)
+    await tamper_db.execute(
         "INSERT INTO analytics.system_audit_log (id, seq, admin_user_id, action, table_name, record_id, "
         "old_values, new_values, ip_address, created_at, prev_hash, hash) "
         "VALUES ($1, $2, NULL, $3, $4, $5, NULL, $6::jsonb, NULL, $7, $8, $9)",
@@ -190,7 +221,7 @@ async def test_an_inserted_row_is_detected(
             assert body["first_broken_id"] == str(forged_id)
             assert "beyond the chain head" in body["reason"]
     finally:
-        await analytics_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", forged_id)
+        await tamper_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", forged_id)
     assert (await _verify(client, make_token))["ok"] is True
 
 

@@ -127,7 +127,7 @@ async def test_a_redelivery_after_a_nak_counts_once(
                 break
         assert redelivered is not None
         assert redelivered.metadata.num_delivered == 2
-        app_subscription = next(s for s in subscriptions() if s.durable == "analytics-progress")
+        app_subscription = next(s for s in subscriptions(settings.audit_key) if s.durable == "analytics-progress")
         engine = create_async_engine(
             settings.sqlalchemy_url, pool_size=1, connect_args={"server_settings": {"search_path": "analytics"}}
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from parla_analytics.checkpoints import CheckpointFile, maintain_checkpoints
 from parla_analytics.consumers import subscriptions
 from parla_analytics.controllers import ActivityController, AuditController, ReportsController
 from parla_analytics.partitions import maintain_partitions
@@ -18,7 +19,8 @@ def create_app(settings: AnalyticsSettings | None = None) -> Litestar:
             settings=settings,
             description="Activity and tamper-evident audit logs, and learning analytics.",
             route_handlers=[ActivityController, AuditController, ReportsController],
-            subscriptions=subscriptions(),
-            background_tasks=[maintain_partitions],
+            subscriptions=subscriptions(settings.audit_key),
+            background_tasks=[maintain_partitions, maintain_checkpoints],
+            state={"audit_checkpoints": CheckpointFile(settings.audit_checkpoint_file, settings.audit_key)},
         )
     )

@@ -1,15 +1,19 @@
 """The tamper-evident system audit log: each entry's hash covers the previous entry's hash and its own content.
 
-``hash = sha256(prev_hash || canonical JSON of the entry)``, chained in ``seq`` order. Appends lock the single
-chain-head row ``FOR UPDATE``, so they are serialized and ``seq`` follows commit order.
+``hash = HMAC-SHA256(audit key, prev_hash || canonical JSON of the entry)``, chained in ``seq`` order. The key is
+a setting of the analytics service (``PARLA_AUDIT_HMAC_KEY``), never stored in the database, so whoever holds
+only the database credentials cannot recompute a consistent chain. Appends lock the single chain-head row
+``FOR UPDATE``, so they are serialized and ``seq`` follows commit order. Signed checkpoints of the head, kept
+outside the database (``checkpoints.py``), reveal a log cut back to an earlier, consistent head.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -17,6 +21,8 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from parla_analytics.checkpoints import Checkpoint
 
 GENESIS_HASH = "0" * 64
 YIELD_EVERY = 100
@@ -52,8 +58,8 @@ def canonical_entry(entry: Mapping[str, Any] | RowMapping) -> str:
     )
 
 
-def entry_hash(prev_hash: str, entry: Mapping[str, Any] | RowMapping) -> str:
-    return hashlib.sha256((prev_hash + canonical_entry(entry)).encode("utf-8")).hexdigest()
+def entry_hash(key: bytes, prev_hash: str, entry: Mapping[str, Any] | RowMapping) -> str:
+    return hmac.new(key, (prev_hash + canonical_entry(entry)).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class AuditEntry(msgspec.Struct, kw_only=True, frozen=True):
@@ -70,7 +76,7 @@ class AuditEntry(msgspec.Struct, kw_only=True, frozen=True):
     ip_address: str | None = None
 
 
-async def append_audit_entry(session: AsyncSession, entry: AuditEntry) -> str | None:
+async def append_audit_entry(session: AsyncSession, entry: AuditEntry, key: bytes) -> str | None:
     """Appends ``entry`` to the chain inside the caller's transaction; returns its hash (None if already there)."""
     existing = await session.execute(
         text("SELECT 1 FROM system_audit_log WHERE id = :id AND created_at = :created_at"),
@@ -108,7 +114,7 @@ async def append_audit_entry(session: AsyncSession, entry: AuditEntry) -> str | 
         "created_at": entry.created_at,
     }
     prev_hash = head.last_hash
-    digest = entry_hash(prev_hash, row)
+    digest = entry_hash(key, prev_hash, row)
     await session.execute(
         text(
             "INSERT INTO system_audit_log (id, seq, admin_user_id, action, table_name, record_id, old_values, "
@@ -138,6 +144,8 @@ class ChainVerification(msgspec.Struct, kw_only=True, frozen=True):
     checked: int
     first_broken_id: UUID | None = None
     reason: str | None = None
+    # The newest checkpoint (kept outside the database) the log was found to agree with.
+    checkpoint_seq: int | None = None
 
 
 VERIFY_SQL = (
@@ -157,14 +165,19 @@ async def _entries(connection: AsyncConnection) -> AsyncIterator[Mapping[str, An
         yield row
 
 
-async def verify_chain(connection: AsyncConnection) -> ChainVerification:
+async def verify_chain(
+    connection: AsyncConnection, key: bytes, checkpoints: Sequence[Checkpoint] = ()
+) -> ChainVerification:
     """Walks the whole chain; run it in one REPEATABLE READ snapshot so the head and the rows agree.
 
-    An altered row fails its own hash; a deleted row leaves a gap in ``seq`` (and the next row's
+    An altered row fails its own keyed hash; a deleted row leaves a gap in ``seq`` (and the next row's
     ``prev_hash`` no longer matches); an inserted row repeats a ``seq``, breaks the next link, or lies
-    beyond the chain head.
+    beyond the chain head. ``checkpoints`` (verified signatures) pin earlier heads: an entry that differs from
+    a checkpoint was rewritten, and a checkpoint beyond the end of the log means its tail was cut off.
     """
     head = (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
+    pinned = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
+    newest_checkpoint = max(pinned.values(), key=lambda checkpoint: checkpoint.seq, default=None)
     checked = 0
     prev_hash = GENESIS_HASH
     last_id: UUID | None = None
@@ -182,12 +195,21 @@ async def verify_chain(connection: AsyncConnection) -> ChainVerification:
             )
         elif row["prev_hash"] != prev_hash:
             problem = "entry does not link to the previous entry's hash"
-        elif entry_hash(prev_hash, row) != row["hash"]:
-            problem = "entry content does not match its hash: altered"
+        elif not hmac.compare_digest(entry_hash(key, prev_hash, row), row["hash"]):
+            problem = "entry content does not match its keyed hash: altered"
+        elif (checkpoint := pinned.get(row["seq"])) is not None and checkpoint.hash != row["hash"]:
+            problem = f"entry differs from the checkpoint of {checkpoint.at.isoformat()}: rewritten"
         if problem is not None:
             return ChainVerification(ok=False, checked=checked, first_broken_id=row["id"], reason=problem)
         prev_hash = row["hash"]
         last_id = row["id"]
+    if newest_checkpoint is not None and newest_checkpoint.seq > checked:
+        return ChainVerification(
+            ok=False,
+            checked=checked,
+            reason=f"a checkpoint of {newest_checkpoint.at.isoformat()} recorded {newest_checkpoint.seq} entries "
+            f"but the log ends after {checked}: entries missing at the end",
+        )
     if checked == head.last_seq and prev_hash != head.last_hash and last_id is not None:
         # Nothing follows the newest entry to catch a rewrite of it with a recomputed hash: only the head does.
         return ChainVerification(
@@ -203,4 +225,32 @@ async def verify_chain(connection: AsyncConnection) -> ChainVerification:
             reason=f"the chain head expects {head.last_seq} entries but the log ends after {checked}: "
             "entries missing at the end",
         )
-    return ChainVerification(ok=True, checked=checked)
+    return ChainVerification(
+        ok=True, checked=checked, checkpoint_seq=newest_checkpoint.seq if newest_checkpoint is not None else None
+    )
+
+
+async def verify_since(connection: AsyncConnection, key: bytes, since: Checkpoint | None) -> tuple[int, str] | str:
+    """The head, if every entry after ``since`` (or from the genesis) links and carries its keyed hash;
+    otherwise why not. What a checkpoint is written after: a head is pinned only once it is proven."""
+    head = (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
+    seq, prev_hash = (since.seq, since.hash) if since is not None else (0, GENESIS_HASH)
+    if head.last_seq < seq:
+        return f"the chain head (seq {head.last_seq}) is behind the last checkpoint (seq {seq})"
+    if head.last_seq == seq:
+        return (seq, prev_hash) if head.last_hash == prev_hash else "the chain head differs from the last checkpoint"
+    rows = await connection.execute(
+        text(VERIFY_SQL.replace("ORDER BY", "WHERE seq > :since AND seq <= :until ORDER BY")),
+        {"since": seq, "until": head.last_seq},
+    )
+    for row in rows.mappings():
+        seq += 1
+        if row["seq"] != seq or row["prev_hash"] != prev_hash:
+            return f"entry {row['id']} does not follow seq {seq - 1}"
+        if not hmac.compare_digest(entry_hash(key, prev_hash, row), row["hash"]):
+            return f"entry {row['id']} does not match its keyed hash"
+        prev_hash = row["hash"]
+        await asyncio.sleep(0)
+    if seq != head.last_seq or prev_hash != head.last_hash:
+        return "the chain head does not match the last entry"
+    return seq, prev_hash

@@ -7,6 +7,7 @@ else is acknowledged and skipped (logged).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import structlog
@@ -99,7 +100,7 @@ def _audited_changes(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return old, new
 
 
-async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
+async def handle_identity(session: AsyncSession, event: EventEnvelope, *, audit_key: bytes) -> None:
     data = event.data
     user_id = as_uuid(data.get("user_id"))
     match event.type:
@@ -122,6 +123,7 @@ async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
                     new_values={"reason": data.get("reason"), "deleted_by": str(deleted_by) if deleted_by else None},
                     ip_address=valid_ip(event.ip),
                 ),
+                audit_key,
             )
         case "parla.identity.user.role_granted" | "parla.identity.user.role_revoked":
             action = "role_grant" if event.type.endswith("granted") else "role_revoke"
@@ -135,6 +137,7 @@ async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
                     old_values={"roles": data.get("old_roles")},
                     new_values={"roles": data.get("new_roles"), "role": data.get("role")},
                 ),
+                audit_key,
             )
         case "parla.identity.user.registered":
             if user_id is not None:
@@ -155,13 +158,14 @@ async def handle_identity(session: AsyncSession, event: EventEnvelope) -> None:
                         old_values=old_values,
                         new_values=new_values,
                     ),
+                    audit_key,
                 )
         case _:
             activity_type = IDENTITY_ACTIVITY.get(event.type) or generic_activity_type(event.type)
             await _activity(session, event, activity_type, _without(data, {"user_id"}))
 
 
-async def handle_curriculum(session: AsyncSession, event: EventEnvelope) -> None:
+async def handle_curriculum(session: AsyncSession, event: EventEnvelope, *, audit_key: bytes) -> None:
     """Every curriculum event is a content change by an administrator (FR-22)."""
     data = event.data
     parts = event.type.split(".")
@@ -185,7 +189,7 @@ async def handle_curriculum(session: AsyncSession, event: EventEnvelope) -> None
             old_values=data.get("old"),
             new_values=data.get("new"),
         )
-    await append_audit_entry(session, entry)
+    await append_audit_entry(session, entry, audit_key)
 
 
 async def handle_progress(session: AsyncSession, event: EventEnvelope) -> None:
@@ -214,9 +218,17 @@ async def handle_progress(session: AsyncSession, event: EventEnvelope) -> None:
             pass
 
 
-def subscriptions() -> list[Subscription]:
+def subscriptions(audit_key: bytes) -> list[Subscription]:
+    """``audit_key`` keys the audit chain's hashes (a setting, never stored in the database)."""
     return [
-        Subscription("analytics-identity", "identity", ["parla.identity.>"], handle_identity),
-        Subscription("analytics-curriculum", "curriculum", ["parla.curriculum.>"], handle_curriculum),
+        Subscription(
+            "analytics-identity", "identity", ["parla.identity.>"], partial(handle_identity, audit_key=audit_key)
+        ),
+        Subscription(
+            "analytics-curriculum",
+            "curriculum",
+            ["parla.curriculum.>"],
+            partial(handle_curriculum, audit_key=audit_key),
+        ),
         Subscription("analytics-progress", "progress", ["parla.progress.>"], handle_progress),
     ]

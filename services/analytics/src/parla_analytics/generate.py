@@ -25,6 +25,7 @@ import asyncpg
 
 from parla_analytics.audit import entry_hash
 from parla_analytics.partitions import ensure_partitions
+from parla_analytics.settings import DEV_AUDIT_HMAC_KEY
 from parla_shared.service import plain_dsn
 
 USERS_SQL = """
@@ -166,6 +167,7 @@ async def generate(
     batch: int,
     seed: str,
     audit: int = 0,
+    audit_key: bytes = DEV_AUDIT_HMAC_KEY.encode(),
     lessons: int = 500,
     quiet: bool = False,
 ) -> dict[str, float]:
@@ -204,7 +206,7 @@ async def generate(
                 rate = made / (time.perf_counter() - started)
                 print(f"{made:>12,} rows  ({rate:,.0f} rows/s)", flush=True)
         if audit:
-            await _append_audit(connection, audit, now)
+            await _append_audit(connection, audit, now, audit_key)
         analyze_started = time.perf_counter()
         await connection.execute(
             "ANALYZE user_activity_log; ANALYZE system_audit_log; ANALYZE lesson_stats; "
@@ -220,7 +222,7 @@ async def generate(
     return timings
 
 
-async def _append_audit(connection: asyncpg.Connection, count: int, now: datetime) -> None:
+async def _append_audit(connection: asyncpg.Connection, count: int, now: datetime, key: bytes) -> None:
     """Content changes by administrators, appended to the hash chain exactly as the consumer does."""
     async with connection.transaction():
         head = await connection.fetchrow("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
@@ -247,7 +249,7 @@ async def _append_audit(connection: asyncpg.Connection, count: int, now: datetim
                 "ip_address": "10.1.2.3",
                 "created_at": moment + step * n,
             }
-            digest = entry_hash(prev_hash, entry)
+            digest = entry_hash(key, prev_hash, entry)
             records.append(
                 (
                     entry["id"],
@@ -296,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--audit", type=int, default=0, help="hash-chained audit entries to add")
     parser.add_argument("--seed", default=uuid4().hex[:8], help="namespace of the generated ids")
     parser.add_argument("--database-url", default=os.environ.get("PARLA_DATABASE_URL"))
+    parser.add_argument(
+        "--audit-key", default=os.environ.get("PARLA_AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY), help="the audit HMAC key"
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("PARLA_DATABASE_URL or --database-url is required")
@@ -310,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch=args.batch,
             seed=args.seed,
             audit=args.audit,
+            audit_key=args.audit_key.encode(),
             lessons=args.lessons,
         )
     )

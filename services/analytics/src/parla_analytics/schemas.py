@@ -51,6 +51,8 @@ class AuditVerificationRead(msgspec.Struct, kw_only=True, frozen=True):
     checked: int
     first_broken_id: UUID | None
     reason: str | None
+    # The newest signed checkpoint (kept outside the database) the log agrees with; null before the first one.
+    checkpoint_seq: int | None
 
 
 class LessonCompletionRate(msgspec.Struct, kw_only=True, frozen=True):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_analytics import queries
-from parla_analytics.audit import verify_chain
+from parla_analytics.audit import ChainVerification, verify_chain
+from parla_analytics.checkpoints import CheckpointFile
 from parla_analytics.schemas import AuditPage, AuditVerificationRead
+from parla_analytics.settings import AnalyticsSettings
 from parla_shared.auth import requires_admin
 from parla_shared.problems import Problem, problem_responses
 
@@ -63,12 +67,27 @@ class AuditController(Controller):
         summary="Checks the hash chain of the whole audit log (admin)",
         responses=problem_responses(401, 403),
     )
-    async def verify(self, db_engine: NamedDependency[AsyncEngine]) -> AuditVerificationRead:
-        # One snapshot for the chain head and the rows, so concurrent appends don't look like tampering.
-        async with db_engine.connect() as connection:
-            snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
-            async with snapshot.begin():
-                result = await verify_chain(snapshot)
+    async def verify(self, db_engine: NamedDependency[AsyncEngine], state: State) -> AuditVerificationRead:
+        settings: AnalyticsSettings = state.settings
+        checkpoint_file: CheckpointFile = state.audit_checkpoints
+        # Read before the snapshot: a checkpoint is only ever written for a head already committed.
+        checkpoints = await asyncio.to_thread(checkpoint_file.read)
+        if checkpoints.forged_lines:
+            result = ChainVerification(
+                ok=False,
+                checked=0,
+                reason=f"checkpoint file line {checkpoints.forged_lines[0]} is not signed with the audit key: tampered",
+            )
+        else:
+            # One snapshot for the chain head and the rows, so concurrent appends don't look like tampering.
+            async with db_engine.connect() as connection:
+                snapshot = await connection.execution_options(isolation_level="REPEATABLE READ")
+                async with snapshot.begin():
+                    result = await verify_chain(snapshot, settings.audit_key, checkpoints.checkpoints)
         return AuditVerificationRead(
-            ok=result.ok, checked=result.checked, first_broken_id=result.first_broken_id, reason=result.reason
+            ok=result.ok,
+            checked=result.checked,
+            first_broken_id=result.first_broken_id,
+            reason=result.reason,
+            checkpoint_seq=result.checkpoint_seq,
         )
