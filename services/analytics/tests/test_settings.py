@@ -31,7 +31,7 @@ def test_bad_partition_settings_stop_start_up(variable: str, value: str) -> None
         AnalyticsSettings.from_env({**BASE, variable: value})
 
 
-STRONG_URL = "postgresql://u:Zx8vQ2mLp9Rt4Kw7Yb3Nc6Hj1Fd5Gs0Ae2Ui4Oq8Tz@127.0.0.1:5432/parla"
+STRONG_URL = "postgresql://u:Zx8vQ2mLp9Rt4Kw7Yb3Nc6Hj1Fd5Gs0Ae2Ui4Oq8TzWe3Ry5@127.0.0.1:5432/parla"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_production_refuses_a_weak_or_development_audit_key(key: str | None, rea
 
 
 def test_production_takes_a_generated_audit_key(tmp_path: Path) -> None:
-    key = "k7Qw2Zr9Lx4Vb8Nm3Tc6Yh1Pd5Fs0Gj2Ka7Ue9Io4Rz"
+    key = "k7Qw2Zr9Lx4Vb8Nm3Tc6Yh1Pd5Fs0Gj2Ka7Ue9Io4RzMn8Bv2"
     settings = AnalyticsSettings.from_env(
         {"PARLA_DATABASE_URL": STRONG_URL, "PARLA_ENVIRONMENT": "production", "PARLA_AUDIT_HMAC_KEY": key},
         data_dir=str(tmp_path),
