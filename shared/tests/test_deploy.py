@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import json
 import os
 import re
 import shlex
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -33,6 +35,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 PGBOUNCER = ROOT / "deploy" / "pgbouncer"
 OPERATIONS = ROOT / "docs" / "operations.md"
+SCHEMAS = ROOT / "deploy" / "schemas"
 
 SERVICES = {"identity": 8001, "curriculum": 8002, "progress": 8003, "analytics": 8004}
 # The Kubernetes version the manifests must be valid for (the oldest we support; kubernetes-validate
@@ -352,13 +355,80 @@ def _objects(kind: str) -> dict[str, dict[str, Any]]:
     return {doc["metadata"]["name"]: doc for _, doc in _documents() if doc["kind"] == kind}
 
 
+def _every_manifest_file() -> list[Path]:
+    """The kustomization's manifests and the ones applied by hand (once/, recovery/)."""
+    return sorted(path for path in KUBERNETES.rglob("*.y*ml") if path.name != "kustomization.yaml")
+
+
+# Custom resources of the operators the manifests rely on; their schemas are vendored in deploy/schemas
+# (deploy/schemas/README.md says from which release).
+OPERATOR_GROUPS = {"postgresql.cnpg.io", "monitoring.coreos.com"}
+
+
+def _strict(schema: Any) -> Any:
+    """As the API server's strict field validation: an object schema with properties allows no other field."""
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    if (
+        isinstance(strict.get("properties"), dict)
+        and "additionalProperties" not in strict
+        and not strict.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        strict["additionalProperties"] = False
+    return strict
+
+
+def _custom_resource_schema(doc: dict[str, Any]) -> dict[str, Any] | None:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    if group not in OPERATOR_GROUPS:
+        return None
+    path = SCHEMAS / f"{doc['kind'].lower()}-{group.split('.')[0]}-{version}.json"
+    assert path.is_file(), f"no vendored schema for {doc['apiVersion']} {doc['kind']} ({path.name})"
+    return _strict(json.loads(path.read_text()))
+
+
+def validate_manifest(doc: dict[str, Any]) -> None:
+    schema = _custom_resource_schema(doc)
+    if schema is None:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    else:
+        # The schema itself is not checked: Go regular expressions (``(?i)`` mid-pattern) are not Python's.
+        jsonschema.validators.validator_for(schema)(schema).validate(doc)
+
+
 @pytest.mark.parametrize(
     ("filename", "index"),
-    [(path.name, index) for path in _manifest_files() for index, _ in enumerate(_load_yaml_documents(path))],
+    [
+        (str(path.relative_to(KUBERNETES)), index)
+        for path in _every_manifest_file()
+        for index, _ in enumerate(_load_yaml_documents(path))
+    ],
 )
 def test_kubernetes_manifest_is_valid(filename: str, index: int) -> None:
     doc = _load_yaml_documents(KUBERNETES / filename)[index]
-    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    validate_manifest(doc)
+
+
+@pytest.mark.parametrize(
+    ("kind", "damage"),
+    [
+        ("Cluster", lambda spec: spec.update(instance=3)),
+        ("Cluster", lambda spec: spec["postgresql"]["synchronous"].update(method="all")),
+        ("Pooler", lambda spec: spec["pgbouncer"].update(poolMode="statement-ish")),
+        ("ScheduledBackup", lambda spec: spec.update(method="tape")),
+        ("PrometheusRule", lambda spec: spec["groups"][0]["rules"][0].update(expresion="up == 0")),
+        ("PodMonitor", lambda spec: spec["podMetricsEndpoints"][0].update(prot="metrics")),
+    ],
+)
+def test_custom_resource_validation_can_fail(kind: str, damage: Any) -> None:
+    doc = next(doc for _, doc in _documents() if doc["kind"] == kind)
+    broken = yaml.safe_load(yaml.safe_dump(doc))
+    damage(broken["spec"])
+    with pytest.raises(jsonschema.ValidationError):
+        validate_manifest(broken)
 
 
 def test_kubernetes_validation_can_fail() -> None:
@@ -387,7 +457,8 @@ def test_kustomize_renders() -> None:
     )
     assert result.returncode == 0, result.stderr
     rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    assert len(rendered) == len(_documents())
+    generated = len(_kustomization().get("configMapGenerator", []))
+    assert len(rendered) == len(_documents()) + generated
     for doc in rendered:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == "parla"
@@ -490,7 +561,7 @@ def test_kubernetes_autoscalers_for_progress_and_curriculum() -> None:
 def test_kubernetes_migration_job() -> None:
     (job,) = _objects("Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["command"][:3] == ["parla-dev", "migrate", "--seed"]
+    assert container["command"] == ["parla-dev", "migrate"]
     env = _env_names(container)
     assert env["PARLA_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "admin-database-url"
     for name in SERVICES:
@@ -559,6 +630,11 @@ def _pod_labels() -> dict[str, dict[str, str]]:
     }
     for name, job in _objects("Job").items():
         labels[name] = job["spec"]["template"]["metadata"]["labels"]
+    # Pods the CloudNativePG operator creates, with the labels it gives them.
+    for name in _objects("Pooler"):
+        labels[name] = {"cnpg.io/poolerName": name}
+    for name in _objects("Cluster"):
+        labels[name] = {"cnpg.io/cluster": name}
     return labels
 
 
@@ -603,9 +679,8 @@ def test_kubernetes_network_policies_keep_internal_routes_service_to_service() -
     assert _allowed_sources("progress") == {"gateway"}
     assert _allowed_sources("analytics") == {"gateway"}
     assert _allowed_sources("identity") == {"gateway"} | every_service  # JWKS
-    sources = _allowed_sources("pgbouncer")
-    assert sources is not None
-    assert sources <= every_service
+    assert _allowed_sources("parla-db-pooler-rw") == every_service
+    assert _allowed_sources("parla-db") == {"parla-db-pooler-rw", "parla-migrate", "parla-db"}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -695,3 +770,212 @@ def test_analytics_gets_its_audit_key_as_a_secret_and_keeps_checkpoints_on_a_vol
     pod = _objects("Deployment")["analytics"]["spec"]["template"]["spec"]
     (claim,) = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if v["name"] == mount["name"]]
     assert "ReadWriteMany" in _objects("PersistentVolumeClaim")[claim]["spec"]["accessModes"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Safe releases: migrations before the new pods take traffic, never a re-seed
+
+
+def test_kubernetes_release_migrates_before_new_pods_serve_and_never_seeds() -> None:
+    """A release (``kubectl apply -k``) runs the migration Job and no seed; a new pod is ready only once
+    the schema is at its image's head (``/ready``, with ``PARLA_MIGRATIONS_DIR`` where the image has the
+    migrations), and old pods keep serving until then (``maxUnavailable: 0``)."""
+    (job,) = _objects("Job").values()
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert "--seed" not in container["command"]
+    configmap = _objects("ConfigMap")["parla-config"]["data"]
+    copies = [args.split() for keyword, args in _dockerfile_instructions() if keyword == "COPY"]
+    assert any(
+        args[-2].rstrip("/") == "migrations" and args[-1].rstrip("/") == configmap["PARLA_MIGRATIONS_DIR"]
+        for args in copies
+    ), "PARLA_MIGRATIONS_DIR is where the image keeps migrations/"
+    for name in SERVICES:
+        deployment = _objects("Deployment")[name]
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        pod = deployment["spec"]["template"]["spec"]
+        (service_container,) = pod["containers"]
+        assert service_container["readinessProbe"]["httpGet"]["path"] == "/ready", name
+        for init in pod.get("initContainers", []):
+            assert "--seed" not in init.get("command", []) + init.get("args", []), name
+    for _, doc in _documents():
+        assert "--seed" not in list(_walk_strings(doc)), "no manifest of the release seeds"
+
+
+def test_kubernetes_seeding_is_a_separate_one_time_job() -> None:
+    seed_file = KUBERNETES / "once" / "seed-job.yaml"
+    (seed,) = _load_yaml_documents(seed_file)
+    kubernetes_validate.validate(seed, KUBERNETES_VERSION, strict=True)
+    assert seed["kind"] == "Job"
+    (container,) = seed["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["parla-dev", "migrate", "--seed"]
+    _pod_is_hardened(seed["spec"]["template"]["spec"], "parla-seed")
+    assert not any("once" in resource for resource in _kustomization()["resources"])
+
+
+# --------------------------------------------------------------------------------------------------------
+# PostgreSQL on CloudNativePG (NFR-10, NFR-11, NFR-12, AC-14, PRD "SSL Mode", pg_stat_statements)
+
+
+def test_database_cluster_is_replicated_synchronously_with_tls_and_query_statistics() -> None:
+    cluster = _objects("Cluster")["parla-db"]["spec"]
+    assert cluster["instances"] == 3
+    assert cluster["postgresql"]["synchronous"]["number"] == 1
+    assert cluster["postgresql"]["synchronous"]["method"] == "any"
+    assert any(key.startswith("pg_stat_statements.") for key in cluster["postgresql"]["parameters"])
+    hba = cluster["postgresql"]["pg_hba"]
+    assert hba[:2] == ["hostnossl all all 0.0.0.0/0 reject", "hostnossl all all ::/0 reject"], "TLS required"
+    assert cluster["affinity"]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_database_is_backed_up_every_six_hours_and_kept_thirty_days() -> None:
+    cluster = _objects("Cluster")["parla-db"]["spec"]
+    assert cluster["backup"]["retentionPolicy"] == "30d"
+    assert cluster["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+    (scheduled,) = _objects("ScheduledBackup").values()
+    assert scheduled["spec"]["cluster"]["name"] == "parla-db"
+    seconds, minutes, hours, *_ = scheduled["spec"]["schedule"].split()
+    assert (seconds, minutes, hours) == ("0", "0", "*/6")
+
+
+def test_recovery_cluster_restores_parla_db_backups_to_a_point_in_time() -> None:
+    (recovery,) = _load_yaml_documents(KUBERNETES / "recovery" / "parla-db-recovery.yaml")
+    spec = recovery["spec"]
+    bootstrap = spec["bootstrap"]["recovery"]
+    assert bootstrap["recoveryTarget"]["targetTime"]
+    (source,) = [cluster for cluster in spec["externalClusters"] if cluster["name"] == bootstrap["source"]]
+    production = _objects("Cluster")["parla-db"]["spec"]["backup"]["barmanObjectStore"]
+    assert source["barmanObjectStore"]["destinationPath"] == production["destinationPath"]
+    assert source["barmanObjectStore"]["serverName"] == "parla-db"
+    # It archives under its own name, never over the backups it restores from.
+    assert spec["backup"]["barmanObjectStore"]["serverName"] != "parla-db"
+
+
+def test_services_reach_the_database_through_the_pooler_with_tls() -> None:
+    pooler = _objects("Pooler")["parla-db-pooler-rw"]["spec"]
+    assert pooler["cluster"]["name"] == "parla-db"
+    assert pooler["type"] == "rw"
+    bouncer = pooler["pgbouncer"]
+    assert bouncer["poolMode"] == "transaction"
+    assert int(bouncer["parameters"]["max_client_conn"]) >= 1000  # AC-14
+    assert int(bouncer["parameters"]["max_prepared_statements"]) > 0
+    assert bouncer["parameters"]["track_extra_parameters"] == "search_path"
+    secrets = _objects("Secret")["parla-secrets"]["stringData"]
+    for name in SERVICES:
+        url = secrets[f"{name}-database-url"]
+        assert "@parla-db-pooler-rw." in url, name
+        assert url.endswith("?sslmode=require"), name
+    assert "@parla-db-rw." in secrets["admin-database-url"], "migrations go straight to the primary"
+    assert secrets["admin-database-url"].endswith("?sslmode=require")
+
+
+# --------------------------------------------------------------------------------------------------------
+# NATS (official Helm chart values) and monitoring
+
+
+NATS_VALUES = ROOT / "deploy" / "helm" / "nats-values.yaml"
+# Chart keys whose values are free-form (Kubernetes objects merged into the chart's, env maps, spread maps).
+FREE_FORM_KEYS = {"merge", "env", "topologySpreadConstraints"}
+
+
+def _unknown_keys(values: Any, chart: Any, path: str = "") -> list[str]:
+    if not isinstance(values, dict):
+        return []
+    unknown: list[str] = []
+    for key, value in values.items():
+        where = f"{path}.{key}" if path else key
+        if not isinstance(chart, dict) or key not in chart:
+            unknown.append(where)
+        elif key not in FREE_FORM_KEYS:
+            unknown += _unknown_keys(value, chart[key], where)
+    return unknown
+
+
+def test_nats_helm_values_are_the_chart_s_and_give_a_3_node_jetstream_cluster() -> None:
+    chart = yaml.safe_load((SCHEMAS / "nats-helm-chart-values.yaml").read_text())
+    values = yaml.safe_load(NATS_VALUES.read_text())
+    assert _unknown_keys(values, chart) == []
+    assert _unknown_keys({"config": {"jetstream": {"fileStor": {}}}}, chart) == ["config.jetstream.fileStor"]
+    assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    assert values["config"]["jetstream"]["enabled"] is True
+    assert values["config"]["jetstream"]["fileStore"]["enabled"] is True
+    assert values["config"]["jetstream"]["memoryStore"]["enabled"] is False
+    configmap = _objects("ConfigMap")["parla-config"]["data"]
+    assert configmap["PARLA_NATS_STREAM_REPLICAS"] == str(values["config"]["cluster"]["replicas"])
+
+
+def _exported_metric_names() -> set[str]:
+    """What a service's /metrics has: Litestar's request metrics (prefix parla) and the operational gauges."""
+    from prometheus_client import Gauge
+
+    import parla_shared.operational_metrics as operational
+
+    gauges = {value._name for value in vars(operational).values() if isinstance(value, Gauge)}
+    request_metrics = {
+        "parla_requests_total",
+        "parla_request_duration_seconds_bucket",
+        "parla_requests_in_progress",
+        "parla_requests_error_total",
+    }
+    return gauges | request_metrics
+
+
+def _alert_expressions() -> dict[str, str]:
+    rules = _objects("PrometheusRule")["parla-alerts"]["spec"]["groups"]
+    return {rule["alert"]: rule["expr"] for group in rules for rule in group["rules"]}
+
+
+def _metric_names(expression: str) -> set[str]:
+    unquoted = re.sub(r'"[^"]*"', '""', expression)  # label values such as app_name="parla_progress"
+    return set(re.findall(r"\b((?:parla|cnpg)_[a-z_]+)\b", unquoted))
+
+
+def test_alerts_cover_the_operations_requirements_with_metrics_that_exist() -> None:
+    alerts = _alert_expressions()
+    used = {alert: _metric_names(expression) for alert, expression in alerts.items()}
+    needed = {
+        "5xx rate": "parla_requests_total",
+        "p95 latency": "parla_request_duration_seconds_bucket",
+        "outbox backlog": "parla_outbox_oldest_unpublished_seconds",
+        "consumer lag": "parla_consumer_pending_messages",
+        "dead letters": "parla_dead_letters",
+        "backup age": "cnpg_collector_last_available_backup_timestamp",
+        "replication lag": "cnpg_pg_replication_lag",
+        "pool usage": "parla_db_pool_checked_out",
+    }
+    everything = set().union(*used.values())
+    for what, metric in needed.items():
+        assert metric in everything, f"no alert on {what} ({metric})"
+    exported = _exported_metric_names()
+    for alert, metrics in used.items():
+        for metric in metrics:
+            if metric.startswith("parla_"):
+                assert metric in exported, f"{alert} uses {metric}, which no service exports"
+
+
+def test_pod_monitors_select_the_service_pods_and_their_metrics_port() -> None:
+    monitor = _objects("PodMonitor")["parla-services"]["spec"]
+    pods = _pod_labels()
+    for name in SERVICES:
+        assert _selects(monitor["selector"], pods[name]), name
+        (container,) = _objects("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        for endpoint in monitor["podMetricsEndpoints"]:
+            _container_port(container, endpoint["port"])
+            assert endpoint["path"] == "/metrics"
+    assert _selects(_objects("PodMonitor")["parla-db"]["spec"]["selector"], pods["parla-db"])
+    assert _selects(_objects("PodMonitor")["parla-db-pooler"]["spec"]["selector"], pods["parla-db-pooler-rw"])
+
+
+def test_one_grafana_dashboard_per_service_and_one_for_the_database() -> None:
+    generator = {item["name"]: item for item in _kustomization()["configMapGenerator"]}["parla-dashboards"]
+    files = generator["files"]
+    assert sorted(files) == sorted(f"dashboards/parla-{name}.json" for name in [*SERVICES, "database"])
+    assert generator["options"]["labels"] == {"grafana_dashboard": "1"}
+    exported = _exported_metric_names()
+    for file in files:
+        dashboard = json.loads((KUBERNETES / file).read_text())
+        assert dashboard["uid"] == Path(file).stem
+        assert dashboard["panels"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                for metric in _metric_names(target["expr"]):
+                    assert not metric.startswith("parla_") or metric in exported, f"{file}: {metric}"

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from parla_shared.settings import ServiceSettings, SettingsError
+from parla_shared.testing import TestEnvironment
 
 
 class ExampleSettings(ServiceSettings, kw_only=True, frozen=True):
@@ -40,3 +43,26 @@ def test_a_bad_value_stops_start_up_naming_the_variable(environ: dict[str, str],
 
 def test_unrelated_variables_are_ignored() -> None:
     assert ExampleSettings.from_env({**BASE, "PARLA_SOMETHING_ELSE": "x", "HOME": "/root"}).port == 9000
+
+
+def test_libpq_sslmode_reaches_asyncpg_as_ssl() -> None:
+    """Operators write ``?sslmode=require`` (the Kubernetes secrets towards the pooler); asyncpg calls it ``ssl``."""
+    settings = ExampleSettings.from_env({"PARLA_DATABASE_URL": "postgresql://u:p@pooler:5432/parla?sslmode=require"})
+    assert settings.sqlalchemy_url == "postgresql+asyncpg://u:p@pooler:5432/parla?ssl=require"
+
+
+async def test_sslmode_is_honoured_when_connecting(test_env: TestEnvironment) -> None:
+    """The test server has no TLS: ``prefer`` connects without it, ``require`` is refused, not ignored."""
+    for mode, connects in (("prefer", True), ("require", False)):
+        settings = ExampleSettings.from_env({"PARLA_DATABASE_URL": f"{test_env.admin_dsn}?sslmode={mode}"})
+        engine = create_async_engine(settings.sqlalchemy_url)
+        try:
+            if connects:
+                async with engine.connect() as connection:
+                    assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+            else:
+                with pytest.raises(ConnectionError, match="SSL"):
+                    async with engine.connect():
+                        pass
+        finally:
+            await engine.dispose()

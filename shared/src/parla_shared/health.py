@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parla_shared.events.bus import EventBus
 from parla_shared.problems import Problem, problem_responses
+from parla_shared.schema_version import SchemaVersion
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -25,6 +26,7 @@ class Readiness(msgspec.Struct, frozen=True):
     service: str
     database: bool
     nats: bool
+    schema_current: bool
 
 
 async def database_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
@@ -46,18 +48,25 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        summary="The database and NATS are reachable",
+        summary="The database and NATS are reachable and the schema is at this version's migration head",
         responses=problem_responses(503),
     )
     async def ready(self, state: State, db_engine: NamedDependency[AsyncEngine]) -> Readiness:
         bus: EventBus = state.bus
+        schema_version: SchemaVersion = state.schema_version
         database = await database_reachable(db_engine)
-        readiness = Readiness(
-            status="ready" if database and bus.connected else "not ready",
+        schema_current = database and await schema_version.current(db_engine)
+        ready = database and bus.connected and schema_current
+        if not ready:
+            raise Problem(
+                503,
+                "Service not ready",
+                extra={"database": database, "nats": bus.connected, "schema_current": schema_current},
+            )
+        return Readiness(
+            status="ready",
             service=state.settings.service_name,
             database=database,
             nats=bus.connected,
+            schema_current=schema_current,
         )
-        if readiness.status != "ready":
-            raise Problem(503, "Service not ready", extra={"database": database, "nats": bus.connected})
-        return readiness

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from typing import Any
 
 from alembic import context, op
@@ -17,13 +16,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from parla_shared.events.tables import MessagingTables
+from parla_shared.settings import asyncpg_sqlalchemy_url
 
 
 def _database_url() -> str:
     url = os.environ.get("PARLA_DATABASE_URL") or context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("PARLA_DATABASE_URL is required to run migrations")
-    return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", url)
+    return asyncpg_sqlalchemy_url(url)
 
 
 def run_migrations(*, schema: str, target_metadata: MetaData | None = None) -> None:

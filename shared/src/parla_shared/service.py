@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -35,9 +36,11 @@ from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
 from parla_shared.logging import configure_logging
 from parla_shared.middleware import RequestContextMiddleware
+from parla_shared.operational_metrics import OperationalMetrics
 from parla_shared.overload import InFlightLimitMiddleware, pool_timeout_response
 from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
-from parla_shared.settings import ServiceSettings
+from parla_shared.schema_version import SchemaVersion
+from parla_shared.settings import ServiceSettings, SettingsError
 
 BackgroundTask = Callable[[Litestar], Coroutine[Any, Any, None]]
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -76,12 +79,21 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
     tables = MessagingTables(settings.db_schema)
     outbox = Outbox(tables, producer=name)
     consumed_contexts = {subscription.context for subscription in definition.subscriptions}
-    bus = EventBus(settings.nats_url, name=f"parla-{name}", stream_contexts=sorted({name, *consumed_contexts}))
+    bus = EventBus(
+        settings.nats_url,
+        name=f"parla-{name}",
+        stream_contexts=sorted({name, *consumed_contexts}),
+        stream_replicas=settings.nats_stream_replicas,
+    )
     verifier = TokenVerifier(
         definition.key_source or HttpJwksKeySource(settings.jwks_url),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
+    try:
+        schema_version = SchemaVersion(settings.db_schema, Path(settings.migrations_dir) / name)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"PARLA_MIGRATIONS_DIR: {exc}") from exc
     prometheus = PrometheusConfig(app_name=f"parla_{name}", prefix="parla", group_path=True, exclude=["/metrics"])
 
     @asynccontextmanager
@@ -106,7 +118,16 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             )
             for subscription in definition.subscriptions
         ]
+        metrics = OperationalMetrics(
+            service=name,
+            schema=settings.db_schema,
+            engine=engine,
+            bus=bus,
+            subscriptions=definition.subscriptions,
+            pool_capacity=settings.db_pool_max_size,
+        )
         tasks = [asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")]
+        tasks.append(asyncio.create_task(metrics.run(settings.metrics_refresh_seconds), name=f"{name}-metrics"))
         tasks += [asyncio.create_task(consumer.run(), name=consumer.subscription.durable) for consumer in consumers]
         tasks.append(
             asyncio.create_task(
@@ -142,7 +163,16 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             "outbox": Provide(lambda: outbox, sync_to_thread=False),
             **definition.dependencies,
         },
-        state=State({"settings": settings, "bus": bus, "outbox": outbox, "tables": tables, **definition.state}),
+        state=State(
+            {
+                "settings": settings,
+                "bus": bus,
+                "outbox": outbox,
+                "tables": tables,
+                "schema_version": schema_version,
+                **definition.state,
+            }
+        ),
         openapi_config=OpenAPIConfig(
             title=f"Parla {name} API",
             version="1.0.0",

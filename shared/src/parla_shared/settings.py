@@ -30,6 +30,12 @@ def _validate_database_url(url: str) -> None:
         raise ValueError("must be a postgresql:// URL")
 
 
+def asyncpg_sqlalchemy_url(url: str) -> str:
+    """``postgresql+asyncpg://…`` with libpq's ``sslmode`` renamed to asyncpg's ``ssl`` (same values)."""
+    url = re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", url)
+    return re.sub(r"([?&])sslmode=", r"\1ssl=", url)
+
+
 class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     """What every service reads from its environment. Each service subclasses it with its own defaults."""
 
@@ -47,6 +53,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     # How long a request waits for a pooled connection before it is answered 503 (never a 500).
     db_pool_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4223"
+    # Servers each JetStream stream is stored on: 1 locally, 3 on the production cluster (configmap).
+    nats_stream_replicas: int = 1
     data_dir: str = ".parla"
     public_url: str = "http://localhost:8080"
     jwt_issuer: str = "parla-identity"
@@ -55,6 +63,10 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     outbox_poll_seconds: float = 1.0
+    # How often the outbox/consumer/dead-letter/pool gauges of /metrics are read (not per request).
+    metrics_refresh_seconds: float = 15.0
+    # The Alembic environments (``<dir>/<service>/alembic.ini``): /ready compares the schema with their head.
+    migrations_dir: str = "migrations"
     consumer_max_deliver: int = 5
     # Dead letters keep whole events (personal data included): deleted after this many days, like the streams.
     dead_letter_max_age_days: float = 30.0
@@ -67,6 +79,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("dead_letter_max_age_days must be positive")
         if self.max_in_flight < 0:
             raise ValueError("max_in_flight must be 0 (the pool's size) or more")
+        if not 1 <= self.nats_stream_replicas <= 5:  # JetStream's limit
+            raise ValueError("nats_stream_replicas must be between 1 and 5")
         if not self.nats_url.startswith(("nats://", "tls://")):
             raise ValueError("nats_url must be a nats:// URL")
         if not is_development(self.environment):
@@ -90,8 +104,11 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The database URL with the asyncpg driver that SQLAlchemy needs."""
-        return re.sub(r"^postgres(ql)?(\+asyncpg)?://", "postgresql+asyncpg://", self.database_url)
+        """The database URL with the asyncpg driver that SQLAlchemy needs.
+
+        libpq's ``sslmode`` (what operators write, e.g. ``?sslmode=require`` towards the pooler) becomes
+        asyncpg's ``ssl`` parameter, which takes the same values; SQLAlchemy would pass it on unknown."""
+        return asyncpg_sqlalchemy_url(self.database_url)
 
     @property
     def data_path(self) -> Path:

@@ -231,6 +231,7 @@ class ServiceContract:
         body = (await client.get("/ready")).json()
         assert body["database"] is True
         assert body["nats"] is True
+        assert body["schema_current"] is True
 
     async def test_openapi_document(self, client: Any, service: str) -> None:
         document = (await client.get("/schema/openapi.json")).json()

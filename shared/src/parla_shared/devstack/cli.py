@@ -45,6 +45,7 @@ from parla_shared.devstack.platform import (
     weak_role_passwords,
 )
 from parla_shared.devstack.processes import EmbeddedPostgres
+from parla_shared.devstack.supervisor import Supervisor
 from parla_shared.secret_policy import is_development, placeholder_reason, url_password
 from parla_shared.settings import SettingsError
 
@@ -92,14 +93,14 @@ def run(_: argparse.Namespace) -> int:
         platform.start(dsns, infrastructure.nats_url)
         platform.wait_ready()
         _print_urls(platform, infrastructure)
+        supervisor = Supervisor(infrastructure.watched() + platform.watched(), _say)
         next_backup_check = time.monotonic() + 60
-        while not (dead := platform.dead_children()):
+        while True:
             time.sleep(1)
+            supervisor.poll()
             if time.monotonic() >= next_backup_check:
                 _scheduled_backup(infrastructure, environ)
                 next_backup_check = time.monotonic() + 60
-        _say(f"{', '.join(child.name for child in dead)} stopped unexpectedly; see {data_dir / 'logs'}")
-        return 1
     except StopRequestedError:
         _say("stopping")
         return 0

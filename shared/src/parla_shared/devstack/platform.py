@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import subprocess
 import sys
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,8 +27,10 @@ from parla_shared.devstack.processes import (
     EmbeddedNats,
     EmbeddedPostgres,
     caddy_executable,
+    log_tail,
     wait_for_http_ok,
 )
+from parla_shared.devstack.supervisor import Watched
 from parla_shared.secret_policy import weak_secret_reason
 from parla_shared.settings import SettingsError
 
@@ -118,6 +121,21 @@ class Infrastructure:
             self.server_dsn = self._given_database
         self.nats_url = self.nats.start() if self.nats is not None else str(self._given_nats)
 
+    def watched(self) -> list[Watched]:
+        """The embedded servers, for the supervisor (servers given by URL are not ours to watch)."""
+        watched = []
+        if self.postgres is not None:
+            postgres = self.postgres
+            watched.append(
+                Watched(
+                    "PostgreSQL", postgres.postmaster_alive, postgres.exit_reason, postgres.restart, postgres.log_path
+                )
+            )
+        if self.nats is not None:
+            nats = self.nats
+            watched.append(Watched("NATS", nats.alive, nats.exit_reason, nats.restart, nats.log_path))
+        return watched
+
     def stop(self) -> None:
         if self.nats is not None:
             self.nats.stop()
@@ -173,6 +191,7 @@ class Platform:
             "PARLA_DATABASE_URL": database_url,
             "PARLA_NATS_URL": nats_url,
             "PARLA_DATA_DIR": str(self.data_dir),
+            "PARLA_MIGRATIONS_DIR": str(self.root / "migrations"),
             "PARLA_HOST": "127.0.0.1",
             "PARLA_PORT": str(self.ports.services[service]),
             "PARLA_PUBLIC_URL": self.environ.get("PARLA_PUBLIC_URL", self.gateway_url),
@@ -240,11 +259,25 @@ class Platform:
         )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
+        """Every service ready through the gateway; a child that dies meanwhile fails this at once."""
         for service in self.ports.services:
-            wait_for_http_ok(f"{self.gateway_url}/api/{service}/ready", timeout=timeout, what=service)
+            wait_for_http_ok(
+                f"{self.gateway_url}/api/{service}/ready", timeout=timeout, what=service, gave_out=self.death_notice
+            )
 
-    def dead_children(self) -> list[ChildProcess]:
-        return [child for child in self.children if not child.alive()]
+    def death_notice(self) -> str | None:
+        """Which child died, how, and the end of its log; None while all run."""
+        for child in self.children:
+            if not child.alive():
+                tail = textwrap.indent(log_tail(child.log_path), "    | ")
+                return f"{child.name} {child.exit_reason()}; the end of {child.log_path}:\n{tail}"
+        return None
+
+    def watched(self) -> list[Watched]:
+        return [
+            Watched(child.name, child.alive, child.exit_reason, child.respawn, child.log_path)
+            for child in self.children
+        ]
 
     def stop(self) -> None:
         for child in reversed(self.children):

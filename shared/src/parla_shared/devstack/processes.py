@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -31,10 +32,13 @@ def wait_for_port(host: str, port: int, *, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def wait_for_http_ok(url: str, *, timeout: float, what: str) -> None:
+def wait_for_http_ok(url: str, *, timeout: float, what: str, gave_out: Callable[[], str | None] = lambda: None) -> None:
+    """Until ``url`` answers 200; ``gave_out`` names a reason to stop waiting at once (a child died)."""
     deadline = time.monotonic() + timeout
     last_error = "no answer"
     while time.monotonic() < deadline:
+        if reason := gave_out():
+            raise RuntimeError(reason)
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code == 200:
@@ -46,25 +50,61 @@ def wait_for_http_ok(url: str, *, timeout: float, what: str) -> None:
     raise RuntimeError(f"{what} not ready at {url} within {timeout:.0f}s: {last_error}")
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file (why a process died is usually there)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16384))
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "is running"
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
 class ChildProcess:
-    """A long-running child with its output in a log file."""
+    """A long-running child with its output in a log file; ``respawn`` starts the same command again."""
 
     def __init__(self, name: str, command: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None):
         self.name = name
         self.log_path = log_path
+        self.command = list(command)
+        self.env = dict(env or os.environ)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         # A session of its own: a terminal's Ctrl-C reaches only parla-dev, which stops children in order.
-        self.process = subprocess.Popen(  # noqa: S603 - commands are built from our own constants
-            list(command),
+        return subprocess.Popen(  # noqa: S603 - commands are built from our own constants
+            self.command,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=dict(env or os.environ),
+            env=self.env,
             start_new_session=True,
         )
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def exit_reason(self) -> str:
+        return describe_exit(self.process.poll())
+
+    def respawn(self) -> None:
+        if self.alive():
+            raise RuntimeError(f"{self.name} is still running")
+        self.process = self._spawn()
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.alive():
@@ -155,6 +195,21 @@ class EmbeddedPostgres:
             # E.g. the data directory is unreadable: unknown is not "stopped" (a restore would move it).
             raise RuntimeError(f"pg_ctl status failed: {exc.stderr.decode(errors='replace').strip()}") from exc
         return True
+
+    def postmaster_alive(self) -> bool:
+        """Cheap (no subprocess): the pid in ``postmaster.pid`` is a live process."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def exit_reason(self) -> str:
+        return "stopped (its postmaster process is gone)"
+
+    def restart(self) -> None:
+        self.start()
 
     def write_settings(self) -> None:
         """``parla.conf`` from ``settings``, included (once) by ``postgresql.conf``."""
@@ -278,6 +333,16 @@ class EmbeddedNats:
         if self._child is not None:
             self._child.stop()
             self._child = None
+
+    def alive(self) -> bool:
+        return self._child is not None and self._child.alive()
+
+    def exit_reason(self) -> str:
+        return self._child.exit_reason() if self._child is not None else "is not running"
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def caddy_executable() -> str:

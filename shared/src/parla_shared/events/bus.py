@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import replace
 
 import nats
 import structlog
@@ -24,23 +25,30 @@ def stream_name(context: str) -> str:
     return f"PARLA_{context.upper()}"
 
 
-def stream_config(context: str) -> StreamConfig:
-    """One stream per bounded context with file storage: ``parla.<context>.>``."""
+def stream_config(context: str, replicas: int = 1) -> StreamConfig:
+    """One stream per bounded context with file storage: ``parla.<context>.>``, on ``replicas`` servers
+    (``PARLA_NATS_STREAM_REPLICAS``: 1 on the single local server, 3 on the production cluster)."""
     return StreamConfig(
         name=stream_name(context),
         subjects=[f"parla.{context}.>"],
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         max_age=STREAM_MAX_AGE_SECONDS,
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext, contexts: Iterable[str]) -> None:
+async def ensure_streams(js: JetStreamContext, contexts: Iterable[str], replicas: int = 1) -> None:
+    """Create missing streams; raise the replicas of one created with fewer (before the cluster grew)."""
     for context in contexts:
         try:
-            await js.stream_info(stream_name(context))
+            info = await js.stream_info(stream_name(context))
         except NotFoundError:
-            await js.add_stream(stream_config(context))
+            await js.add_stream(stream_config(context, replicas))
+            continue
+        if (info.config.num_replicas or 1) < replicas:
+            await js.update_stream(replace(info.config, num_replicas=replicas))
+            _log.info("stream replicas raised", stream=info.config.name, replicas=replicas)
 
 
 class EventBus:
@@ -50,8 +58,9 @@ class EventBus:
     (pull subscriptions can go silent across a server restart: nats.py #504, #933).
     """
 
-    def __init__(self, url: str, *, name: str, stream_contexts: Iterable[str]) -> None:
+    def __init__(self, url: str, *, name: str, stream_contexts: Iterable[str], stream_replicas: int = 1) -> None:
         self._url = url
+        self._stream_replicas = stream_replicas
         self._name = name
         self._stream_contexts = tuple(stream_contexts)
         self._client: NatsClient | None = None
@@ -100,7 +109,7 @@ class EventBus:
 
     async def _on_reconnected(self) -> None:
         try:
-            await ensure_streams(self.jetstream, self._stream_contexts)
+            await ensure_streams(self.jetstream, self._stream_contexts, self._stream_replicas)
         except Exception as exc:  # noqa: BLE001 - JetStream may lag the connection; the next reconnect retries
             _log.warning("stream setup failed", error=str(exc))
             asyncio.get_running_loop().call_later(1, lambda: asyncio.ensure_future(self._on_reconnected()))
