@@ -47,14 +47,18 @@ def test_unrelated_variables_are_ignored() -> None:
 
 def test_libpq_sslmode_reaches_asyncpg_as_ssl() -> None:
     """Operators write ``?sslmode=require`` (the Kubernetes secrets towards the pooler); asyncpg calls it ``ssl``."""
-    settings = ExampleSettings.from_env({"PARLA_DATABASE_URL": "postgresql://u:p@pooler:5432/parla?sslmode=require"})
+    settings = ExampleSettings.from_env(
+        {"PARLA_DATABASE_URL": "postgresql://u:p@pooler:5432/parla?sslmode=require", "PARLA_ENVIRONMENT": "test"}
+    )
     assert settings.sqlalchemy_url == "postgresql+asyncpg://u:p@pooler:5432/parla?ssl=require"
 
 
 async def test_sslmode_is_honoured_when_connecting(test_env: TestEnvironment) -> None:
     """The test server has no TLS: ``prefer`` connects without it, ``require`` is refused, not ignored."""
     for mode, connects in (("prefer", True), ("require", False)):
-        settings = ExampleSettings.from_env({"PARLA_DATABASE_URL": f"{test_env.admin_dsn}?sslmode={mode}"})
+        settings = ExampleSettings.from_env(
+            {"PARLA_DATABASE_URL": f"{test_env.admin_dsn}?sslmode={mode}", "PARLA_ENVIRONMENT": "test"}
+        )
         engine = create_async_engine(settings.sqlalchemy_url)
         try:
             if connects:
