@@ -29,7 +29,6 @@ import random
 import subprocess
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,21 @@ def correct_answer(exercise: dict[str, Any], source: dict[str, Any]) -> str:
         text = next(option["text"] for option in source["options"] if option.get("correct"))
         return str(next(option["id"] for option in exercise["options"] if option["text"] == text))
     return str(source["answer"])
+
+
+class Outcomes:
+    """Response times (ms) of the answer-path requests by status code, since the last reset."""
+
+    by_status: dict[int, list[float]] = {}
+
+    @classmethod
+    def record(cls, status: int, started: float) -> None:
+        cls.by_status.setdefault(status, []).append(1000 * (time.perf_counter() - started))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 class Accounts:
@@ -120,9 +134,11 @@ class AnsweringLearner(FastHttpUser):
         if self.session_id is None:
             lesson_id = random.choice(self.playable[-2:])
             content = self._content(lesson_id)
+            started_at = time.perf_counter()
             with self.client.post(
                 f"{PRO}/lessons/{lesson_id}/sessions", headers=self.auth, name=START, catch_response=True
             ) as started:
+                Outcomes.record(started.status_code, started_at)
                 if started.status_code != 201:
                     started.failure(f"HTTP {started.status_code}")
                     return
@@ -132,6 +148,7 @@ class AnsweringLearner(FastHttpUser):
                 for exercise, source in zip(content["exercises"], ANSWERS[content["key"]], strict=True)
             ]
         elif self.pending:
+            started_at = time.perf_counter()
             with self.client.post(
                 f"{PRO}/sessions/{self.session_id}/answers",
                 json=self.pending[0],
@@ -139,14 +156,17 @@ class AnsweringLearner(FastHttpUser):
                 name=ANSWER,
                 catch_response=True,
             ) as answered:
+                Outcomes.record(answered.status_code, started_at)
                 if answered.status_code != 200:
                     answered.failure(f"HTTP {answered.status_code}")
                     return
                 self.pending.pop(0)
         else:
+            started_at = time.perf_counter()
             with self.client.post(
                 f"{PRO}/sessions/{self.session_id}/complete", headers=self.auth, name=COMPLETE, catch_response=True
             ) as completed:
+                Outcomes.record(completed.status_code, started_at)
                 if completed.status_code != 200:
                     completed.failure(f"HTTP {completed.status_code}")
                     return
@@ -260,6 +280,7 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     environment.stats.reset_all()
+    Outcomes.by_status = {}
     myself = psutil.Process()
     locust_before = sum(myself.cpu_times()[:2])
     cpu_before = sample(trees)
@@ -271,7 +292,7 @@ def main() -> None:
     completes = stats.get(COMPLETE, "POST")
     starts = stats.get(START, "POST")
     served = answers.num_requests - answers.num_failures
-    errors = Counter({str(error.error): error.occurrences for error in stats.errors.values()})
+    outcomes = {status: list(times) for status, times in Outcomes.by_status.items()}
     locust_cpu = sum(myself.cpu_times()[:2]) - locust_before
     load_after = os.getloadavg()[0]
     runner.quit()
@@ -299,7 +320,17 @@ def main() -> None:
         f"completions {done['complete']} (p95 {completes.get_response_time_percentile(0.95):.0f} ms),"
         f" session starts {done['start']} (p95 {starts.get_response_time_percentile(0.95):.0f} ms)",
         f"all requests: {stats.total.num_requests} ({stats.total.num_requests / elapsed:.1f}/s),"
-        f" failures: {dict(errors)}",
+        " by status: "
+        + ", ".join(
+            f"{status}: {len(times)} (p50 {percentile(times, 0.5):.0f} ms, p95 {percentile(times, 0.95):.0f} ms)"
+            for status, times in sorted(outcomes.items())
+        ),
+        "requests by kind (served / failed): "
+        + ", ".join(
+            f"{entry.method} {entry.name} {entry.num_requests - entry.num_failures}/{entry.num_failures}"
+            for entry in stats.entries.values()
+            if entry.num_requests
+        ),
         "",
         "| process | CPU s | CPU ms per answer | share of one core |",
         "|---|---|---|---|",
