@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from sqlalchemy import text
 
+from parla_identity import domain
 from parla_identity.controllers.admin import AdminUsersController
 from parla_identity.controllers.auth import AuthController
 from parla_identity.controllers.jwks import JwksController
@@ -26,14 +27,12 @@ _HOUSEKEEPING = (
     "DELETE FROM identity.oauth_states WHERE expires_at < now()",
     "DELETE FROM identity.user_tokens WHERE expires_at < now() - interval '1 day'",
     "DELETE FROM identity.refresh_tokens WHERE expires_at < now() - interval '1 day'",
-    "DELETE FROM identity.login_throttles WHERE (locked_until IS NULL OR locked_until < now()) "
-    "AND window_started_at < now() - make_interval(secs => :window)",
 )
 
 
 def key_maintenance(identity: Identity) -> object:
     """Background work: a signing key exists (first start) and is rotated when due; keys are reloaded so every
-    replica sees a rotation; expired tokens, OAuth states and throttling rows are deleted."""
+    replica sees a rotation; expired tokens, OAuth states and rate-limit rows whose window is over are deleted."""
 
     async def run(_app: Litestar) -> None:
         try:
@@ -42,9 +41,10 @@ def key_maintenance(identity: Identity) -> object:
                     await identity.keys.ensure_active_key()
                     async with identity.keys.engine.begin() as connection:
                         for statement in _HOUSEKEEPING:
-                            await connection.execute(
-                                text(statement), {"window": float(identity.settings.login_failure_window_seconds)}
-                            )
+                            await connection.execute(text(statement))
+                        await connection.execute(
+                            domain.RATE_LIMITS.expired, {"window": float(identity.settings.longest_rate_window_seconds)}
+                        )
                 except Exception as exc:  # noqa: BLE001 - retried on the next round
                     _log.warning("key maintenance failed", error=str(exc))
                 await asyncio.sleep(identity.settings.signing_keys_reload_seconds)

@@ -1,4 +1,5 @@
-"""Identity's rules, independent of HTTP: validation, accounts, one-time tokens, login throttling, token pairs."""
+"""Identity's rules, independent of HTTP: validation, accounts, one-time tokens, login throttling and abuse limits,
+token pairs."""
 
 from __future__ import annotations
 
@@ -13,19 +14,20 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_identity import events
 from parla_identity.crypto import SecretBox, opaque_token, token_hash
 from parla_identity.keys import ALGORITHM, SigningKeyStore
 from parla_identity.mail import Mailer
-from parla_identity.models import LoginThrottle, RefreshToken, User, UserRole, UserToken
+from parla_identity.models import RefreshToken, User, UserRole, UserToken
 from parla_identity.passwords import hash_password, password_policy_violation
 from parla_identity.schemas import TokenPair, UserRead
 from parla_identity.settings import IdentitySettings
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
+from parla_shared.ratelimit import RateLimitTable, limit_key
 
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 DAILY_XP_GOALS = (10, 20, 30, 50)
@@ -235,73 +237,53 @@ async def consume_user_token(session: AsyncSession, token: str, purpose: str) ->
     return row.user_id
 
 
-# --- login throttling -------------------------------------------------------------------------------------
+# --- login throttling and abuse limits --------------------------------------------------------------------
 
-
-THROTTLE_KEY_MAX_LENGTH = 320  # login_throttles.key is VARCHAR(320)
-
-
-def _throttle_key(kind: str, value: str) -> str:
-    key = f"{kind}:{value}"
-    if len(key) <= THROTTLE_KEY_MAX_LENGTH:
-        return key
-    # Longer than any real email or address (a typed login email, a forged X-Forwarded-For): its hash still
-    # counts the failures instead of overflowing the column.
-    return f"{kind}:sha256:{token_hash(value)}"
+RATE_LIMITS = RateLimitTable("identity")
 
 
 def throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [_throttle_key("account", email.strip().lower())]
+    """The failed-login keys: the account (its email) and, when known, the client address."""
+    keys = [limit_key("account", email.strip().lower())]
     if ip:
-        keys.append(_throttle_key("ip", ip))
+        keys.append(limit_key("ip", ip))
     return keys
 
 
 async def throttled_for(session: AsyncSession, keys: Sequence[str]) -> int | None:
     """Seconds until a login may be tried again, when any of the keys (account, client IP) is locked."""
-    locked_until = await session.scalar(
-        select(func.max(LoginThrottle.locked_until)).where(
-            LoginThrottle.key.in_(keys), LoginThrottle.locked_until > func.now()
-        )
-    )
-    if locked_until is None:
-        return None
-    return max(1, math.ceil((locked_until - datetime.now(UTC)).total_seconds()))
+    seconds = await RATE_LIMITS.locked_for(session, keys)
+    return None if seconds is None else max(1, math.ceil(seconds))
 
 
 async def record_login_failure(session: AsyncSession, settings: IdentitySettings, key: str, limit: int) -> None:
     """Counts a failure in the key's window; reaching ``limit`` locks the key for the lockout period."""
-    failures = (
-        await session.execute(
-            text(
-                """
-                INSERT INTO identity.login_throttles AS t (key, failures, window_started_at)
-                VALUES (:key, 1, now())
-                ON CONFLICT (key) DO UPDATE SET
-                    failures = CASE WHEN t.window_started_at < now() - make_interval(secs => :window)
-                                    THEN 1 ELSE t.failures + 1 END,
-                    window_started_at = CASE WHEN t.window_started_at < now() - make_interval(secs => :window)
-                                             THEN now() ELSE t.window_started_at END
-                RETURNING failures
-                """
-            ),
-            {"key": key, "window": float(settings.login_failure_window_seconds)},
-        )
-    ).scalar_one()
+    failures, _ = await RATE_LIMITS.count(session, key, settings.login_failure_window_seconds)
     if failures >= limit:
-        await session.execute(
-            update(LoginThrottle)
-            .where(LoginThrottle.key == key)
-            .values(
-                failures=0,
-                window_started_at=func.now(),
-                locked_until=func.now() + timedelta(seconds=settings.login_lockout_seconds),
-            )
-        )
+        await RATE_LIMITS.lock(session, key, settings.login_lockout_seconds)
 
 
 async def clear_login_failures(session: AsyncSession, key: str) -> None:
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    await RATE_LIMITS.clear(session, key)
+
+
+async def limit_requests(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    action: str,
+    *,
+    ip: str | None,
+    email: str | None,
+    detail: str,
+) -> None:
+    """Counts one ``action`` (register, password_reset, oauth_authorize) for the client address and, when given,
+    the email address it is about; 429 past either limit (settings ``rate_limit_<action>_per_ip|email``)."""
+    limits = []
+    if ip:
+        limits.append((limit_key(f"{action}-ip", ip), settings.rate_limit(f"{action}_per_ip")))
+    if email is not None:
+        limits.append((limit_key(f"{action}-email", email.strip().lower()), settings.rate_limit(f"{action}_per_email")))
+    await RATE_LIMITS.hit(session, limits, detail)
 
 
 # --- access and refresh tokens ----------------------------------------------------------------------------

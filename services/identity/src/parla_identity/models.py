@@ -117,16 +117,6 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None]
 
 
-class LoginThrottle(Base):
-    __tablename__ = "login_throttles"
-
-    key: Mapped[str] = mapped_column(String(320), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    window_started_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
-    locked_until: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"), server_onupdate=text("now()"))
-
-
 class OAuthState(Base):
     __tablename__ = "oauth_states"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parla_shared.ratelimit import RateLimit
 from parla_shared.secret_policy import placeholder_reason, url_password, weak_secret_reason
 from parla_shared.settings import ServiceSettings, env_name
 
@@ -11,6 +12,14 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 TIKTOK_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
 TIKTOK_TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105
 TIKTOK_USERINFO_URL = "https://open.tiktokapis.com/v2/user/info/"
+
+_RATE_LIMITS = (
+    "register_per_ip",
+    "register_per_email",
+    "password_reset_per_ip",
+    "password_reset_per_email",
+    "oauth_authorize_per_ip",
+)
 
 
 class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
@@ -37,11 +46,20 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
     identity_secret_key_id: str = "dev"  # noqa: S105 - a key id, not a key
     identity_previous_secret_keys: str = ""
 
-    # Failed-login throttling (state in PostgreSQL).
+    # Failed-login throttling (state in PostgreSQL, identity.rate_limits).
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 50
     login_failure_window_seconds: int = 900
     login_lockout_seconds: int = 900
+
+    # Abuse limits, "<hits>/<seconds>", counted in identity.rate_limits by every replica (docs/decisions.md).
+    # Per address they are generous: schools and carrier NAT put many learners behind one address, and the
+    # 1000-learner load test registers every learner from one.
+    rate_limit_register_per_ip: str = "2400/3600"
+    rate_limit_register_per_email: str = "5/3600"  # also bounds the verification mails to one address
+    rate_limit_password_reset_per_ip: str = "100/3600"  # noqa: S105 - a limit, not a password
+    rate_limit_password_reset_per_email: str = "5/3600"  # noqa: S105
+    rate_limit_oauth_authorize_per_ip: str = "300/3600"
 
     # Mail: SMTP when set, otherwise .eml files under $PARLA_DATA_DIR/mail/.
     smtp_url: str | None = None
@@ -72,6 +90,18 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("bcrypt_rounds must be between 4 and 31")
         if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_days <= 0:
             raise ValueError("token lifetimes must be positive")
+        for name in _RATE_LIMITS:
+            self.rate_limit(name)
+
+    def rate_limit(self, name: str) -> RateLimit:
+        """The parsed ``rate_limit_<name>`` setting."""
+        return RateLimit.parse(getattr(self, f"rate_limit_{name}"), setting=env_name(f"rate_limit_{name}"))
+
+    @property
+    def longest_rate_window_seconds(self) -> int:
+        """A rate-limit row older than this counts for nothing any more."""
+        windows = [self.rate_limit(name).window_seconds for name in _RATE_LIMITS]
+        return max(self.login_failure_window_seconds, *windows)
 
     def weak_secrets(self) -> dict[str, str]:
         problems = super().weak_secrets()

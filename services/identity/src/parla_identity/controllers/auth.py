@@ -56,7 +56,11 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", summary="Create an account and mail a verification code", responses=problem_responses(409, 422))
+    @post(
+        "/register",
+        summary="Create an account and mail a verification code",
+        responses=problem_responses(409, 422, 429),
+    )
     async def register(
         self,
         data: JSONBody[RegisterRequest],
@@ -64,6 +68,14 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         outbox: NamedDependency[Outbox],
     ) -> Response[UserRead]:
+        await domain.limit_requests(
+            db_session,
+            identity.settings,
+            "register",
+            ip=request_context.get().ip,
+            email=data.email,
+            detail="too many registrations",
+        )
         email = domain.valid_email(data.email)
         if email.lower().endswith(domain.PLACEHOLDER_EMAIL_DOMAIN):
             # Reserved for provider accounts without an email (TikTok): a password account there would take the
@@ -203,7 +215,12 @@ class AuthController(Controller):
                 actor_id=user_id,
             )
 
-    @post("/password-reset", status_code=HTTP_202_ACCEPTED, summary="Mail a password-reset code (always 202)")
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Mail a password-reset code (202 whether or not the account exists)",
+        responses=problem_responses(429),
+    )
     async def password_reset(
         self,
         data: JSONBody[PasswordResetRequest],
@@ -211,6 +228,15 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         outbox: NamedDependency[Outbox],
     ) -> Response[Accepted]:
+        # Counted for any address, known or not, so a 429 tells nothing about which accounts exist.
+        await domain.limit_requests(
+            db_session,
+            identity.settings,
+            "password_reset",
+            ip=request_context.get().ip,
+            email=data.email,
+            detail="too many password-reset requests",
+        )
         accepted = Accepted(detail="if an account with this email exists, a reset code has been sent")
         user = await domain.find_user_by_email(db_session, data.email)
         if user is None or user.email.endswith(domain.PLACEHOLDER_EMAIL_DOMAIN):

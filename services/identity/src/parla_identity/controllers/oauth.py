@@ -118,14 +118,23 @@ class OAuthController(Controller):
         "/{provider:str}/authorize",
         summary="Redirect to the provider's login (google, tiktok)",
         status_code=302,
-        responses=problem_responses(404, 502, 503),
+        responses=problem_responses(404, 429, 502, 503),
     )
     async def authorize(
         self,
         provider: FromPath[str],
         oauth_clients: NamedDependency[OAuthClients],
         db_session: NamedDependency[AsyncSession],
+        identity: NamedDependency[Identity],
     ) -> Redirect:
+        await domain.limit_requests(
+            db_session,
+            identity.settings,
+            "oauth_authorize",
+            ip=request_context.get().ip,
+            email=None,
+            detail="too many provider logins",
+        )
         url = await oauth_clients.authorization_url(db_session, provider)
         await db_session.commit()  # the request session commits only on 2xx; the state must outlive this 302
         return Redirect(path=url, status_code=302)
