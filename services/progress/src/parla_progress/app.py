@@ -10,6 +10,7 @@ from parla_progress.consumers import IDENTITY_SUBSCRIPTION
 from parla_progress.controllers.progress import ProgressController
 from parla_progress.curriculum import CurriculumClient
 from parla_progress.dependencies import provide_progress
+from parla_progress.limits import Limits
 from parla_progress.settings import ProgressSettings
 from parla_shared.service import ServiceDefinition, build_service_app
 
@@ -30,7 +31,7 @@ def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None 
             dependencies={
                 "progress": Provide(provide_progress, sync_to_thread=False),
             },
-            state={"clock": clock or SystemClock(), "curriculum": curriculum},
+            state={"clock": clock or SystemClock(), "curriculum": curriculum, "limits": Limits.from_settings(settings)},
         )
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +33,7 @@ from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, 
 from parla_progress.domain.scoring import is_perfect, lesson_score
 from parla_progress.domain.streaks import StreakState, record_activity, streak_at
 from parla_progress.domain.unlocking import lesson_statuses, newly_unlocked
+from parla_progress.limits import Limits, limit_reached_at, refuse_over_limit
 from parla_progress.models import (
     USER_TABLES,
     Achievement,
@@ -164,6 +165,7 @@ class ProgressService:
     settings: ProgressSettings
     curriculum: CurriculumClient
     principal: Principal
+    limits: Limits
 
     @property
     def user_id(self) -> UUID:
@@ -341,7 +343,18 @@ class ProgressService:
 
     # ------------------------------------------------------------------ sessions
 
+    async def _limit_session_starts(self) -> None:
+        """Before any other work: the client address's bucket, then the account's starts in the window."""
+        self.limits.take_from_address(self.limits.sessions_per_ip, "too many sessions started from this address")
+        now = self.clock.now()
+        limit = self.limits.sessions_per_account
+        reached_at = await self.session.scalar(
+            select(limit_reached_at(LessonSession.user_id, LessonSession.started_at, self.user_id, limit, now))
+        )
+        refuse_over_limit(reached_at, limit, now, "too many sessions started")
+
     async def start_lesson(self, lesson_id: UUID) -> SessionRead:
+        await self._limit_session_starts()
         content = await self.curriculum.lesson(lesson_id, self._token)  # 404 for an unknown lesson
         tree = await self._enrolled_tree_of(lesson_id, content.course_id)
         if tree is None:
@@ -396,6 +409,7 @@ class ProgressService:
         return _session_read(lesson_session, hearts.hearts)
 
     async def start_practice(self, course_id: UUID) -> SessionRead:
+        await self._limit_session_starts()
         if await self._enrolment(course_id) is None:
             await self.curriculum.course_tree(course_id, self._token)  # 404 for an unknown course
             raise Problem(409, "Not enrolled", "enrol in the course before practising it")
@@ -479,19 +493,31 @@ class ProgressService:
     # ------------------------------------------------------------------ answers
 
     async def answer(self, session_id: UUID, data: AnswerCreate, idempotency_key: str | None) -> AnswerRead:
+        self.limits.take_from_address(self.limits.answers_per_ip, "too many answers from this address")
+        limit = self.limits.answers_per_account
+        now = self.clock.now()
         found = (
             await self.session.execute(
                 select(
                     LessonSession,
                     _stored_response(session_id, idempotency_key),
+                    # The account's limit, in this same round trip (a replayed answer is not counted again).
+                    limit_reached_at(
+                        UserExerciseInteraction.user_id,
+                        UserExerciseInteraction.interaction_at,
+                        self.user_id,
+                        limit,
+                        now,
+                    ),
                 ).where(LessonSession.id == session_id, LessonSession.user_id == self.user_id)
             )
         ).one_or_none()
         if found is None:
             raise Problem(404, "Session not found", f"session {session_id} does not exist")
-        lesson_session, stored_response = found
+        lesson_session, stored_response, limit_reached = found
         if stored_response is not None:
             return _replayed(stored_response, data.exercise_id)
+        refuse_over_limit(limit_reached, limit, now, "too many answers")
         _ensure_active(lesson_session)
         lesson_id = lesson_session.lesson_of(data.exercise_id)
         if lesson_id is None:
@@ -671,10 +697,13 @@ class ProgressService:
 
         unlocked: list[UUID] = []
         if lesson_session.practice:
-            new_state, changes = gain_heart(
-                _hearts_state(learner), now, "practice_completed", interval=self.settings.heart_interval
-            )
-            await self._apply_hearts(learner, new_state, changes)
+            if await self._practices_completed_today(now, zone) < self.settings.practice_rewards_per_day:
+                new_state, changes = gain_heart(
+                    _hearts_state(learner), now, "practice_completed", interval=self.settings.heart_interval
+                )
+                await self._apply_hearts(learner, new_state, changes)
+            else:
+                lesson_xp = 0  # past the day's rewarded practices: no heart, no XP (practice can't be farmed)
         else:
             assert lesson_session.lesson_id is not None
             unlocked = await self._complete_lesson(
@@ -740,6 +769,20 @@ class ProgressService:
         )
         await self.session.flush()
         return result
+
+    async def _practices_completed_today(self, now: datetime, zone: ZoneInfo) -> int:
+        """Practice sessions the learner completed since their local midnight (under the learner lock)."""
+        midnight = datetime.combine(local_date_for(now, zone), time.min, tzinfo=zone)
+        return (
+            await self.session.scalar(
+                select(func.count()).where(
+                    LessonSession.user_id == self.user_id,
+                    LessonSession.practice.is_(True),
+                    LessonSession.status == "completed",
+                    LessonSession.completed_at >= midnight,
+                )
+            )
+        ) or 0
 
     async def _complete_lesson(
         self, learner: Learner, tree: CourseTree, lesson_id: UUID, *, score: int, xp: int, now: datetime

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from parla_shared.settings import ServiceSettings
+from parla_shared.ratelimit import RateLimit
+from parla_shared.settings import ServiceSettings, env_name
+
+_RATE_LIMITS = ("answers_per_account", "sessions_per_account", "answers_per_ip", "sessions_per_ip")
 
 
 class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
@@ -21,6 +24,17 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
     # A practice session: how many of the weakest exercises, and the XP for completing it.
     practice_size: int = 10
     practice_xp_reward: int = 10
+    # Practice sessions that give a heart back and XP, per learner and local day; later ones give nothing.
+    practice_rewards_per_day: int = 5
+
+    # Abuse limits, "<hits>/<seconds>" (docs/decisions.md). Per account: exact across replicas, from the
+    # learner's own rows. A learner answers at most every few seconds (the load test: one per 4-12 s).
+    rate_limit_answers_per_account: str = "60/60"
+    rate_limit_sessions_per_account: str = "30/600"
+    # Per client address, a token bucket in each replica: burst <hits>, refilled at <hits>/<seconds> per second.
+    # Generous: many learners share an address (schools, carrier NAT, the 1000-learner load test).
+    rate_limit_answers_per_ip: str = "1200/4"
+    rate_limit_sessions_per_ip: str = "600/6"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -36,6 +50,14 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("PARLA_PRACTICE_SIZE must be at least 1")
         if self.practice_xp_reward < 0:
             raise ValueError("PARLA_PRACTICE_XP_REWARD must not be negative")
+        if self.practice_rewards_per_day < 0:
+            raise ValueError("PARLA_PRACTICE_REWARDS_PER_DAY must not be negative")
+        for name in _RATE_LIMITS:
+            self.rate_limit(name)
+
+    def rate_limit(self, name: str) -> RateLimit:
+        """The parsed ``rate_limit_<name>`` setting."""
+        return RateLimit.parse(getattr(self, f"rate_limit_{name}"), setting=env_name(f"rate_limit_{name}"))
 
     @property
     def heart_interval(self) -> timedelta:

@@ -251,7 +251,15 @@ def _run_e2e(
     pytest_args: Sequence[str],
 ) -> SuiteResult:
     """The platform as ``make run`` starts it, tested through the gateway."""
-    platform = Platform(root, scratch / "platform", ports, {**suite_env, "PARLA_LOG_LEVEL": "WARNING"})
+    # The e2e learners answer as fast as the machine allows (a whole course in seconds); no human can, so the
+    # per-account answer and session limits are raised here (the service suites test the limits themselves).
+    relaxed_limits = {
+        "PARLA_RATE_LIMIT_ANSWERS_PER_ACCOUNT": "100000/60",
+        "PARLA_RATE_LIMIT_SESSIONS_PER_ACCOUNT": "100000/60",
+    }
+    platform = Platform(
+        root, scratch / "platform", ports, {**suite_env, **relaxed_limits, "PARLA_LOG_LEVEL": "WARNING"}
+    )
     try:
         platform.seed(dsns, nats_url)
         platform.start(dsns, nats_url)
