@@ -96,12 +96,18 @@ async def test_oauth_authorize_is_limited_per_client_address(limited: Any) -> No
 
 
 def test_the_default_limits_let_a_thousand_learners_register_from_one_address() -> None:
-    defaults = IdentitySettings.from_env({"PARLA_DATABASE_URL": "postgresql://localhost/parla"})
+    defaults = IdentitySettings.from_env(
+        {"PARLA_DATABASE_URL": "postgresql://localhost/parla", "PARLA_ENVIRONMENT": "test"}
+    )
     assert defaults.rate_limit("register_per_ip").hits >= 1000
 
 
 def test_a_malformed_limit_stops_start_up_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match="PARLA_RATE_LIMIT_REGISTER_PER_IP"):
         IdentitySettings.from_env(
-            {"PARLA_DATABASE_URL": "postgresql://localhost/parla", "PARLA_RATE_LIMIT_REGISTER_PER_IP": "lots"}
+            {
+                "PARLA_DATABASE_URL": "postgresql://localhost/parla",
+                "PARLA_ENVIRONMENT": "test",
+                "PARLA_RATE_LIMIT_REGISTER_PER_IP": "lots",
+            }
         )

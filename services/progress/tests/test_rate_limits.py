@@ -164,5 +164,9 @@ async def test_only_the_days_first_practices_give_a_heart_and_xp(
 def test_a_malformed_limit_stops_start_up_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match="PARLA_RATE_LIMIT_ANSWERS_PER_ACCOUNT"):
         ProgressSettings.from_env(
-            {"PARLA_DATABASE_URL": "postgresql://localhost/parla", "PARLA_RATE_LIMIT_ANSWERS_PER_ACCOUNT": "60"}
+            {
+                "PARLA_DATABASE_URL": "postgresql://localhost/parla",
+                "PARLA_ENVIRONMENT": "test",
+                "PARLA_RATE_LIMIT_ANSWERS_PER_ACCOUNT": "60",
+            }
         )
