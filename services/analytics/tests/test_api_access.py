@@ -67,6 +67,10 @@ async def test_a_learner_reads_their_own_empty_activity(client: Any, make_token:
         "/audit-log?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z",
         "/audit-log?limit=0",
         "/audit-log?cursor=%%%",
+        # A bare number is not a time (it was once taken for seconds since 1970).
+        "/audit-log?to=499",
+        "/audit-log?from=1.5",
+        "/audit-log?from=2026-02-30T00:00:00Z",
         f"/users/{uuid4()}/activity?limit=101",
         f"/users/{uuid4()}/activity?cursor=bm90LWEtY3Vyc29y",
         "/users/not-a-uuid/activity",

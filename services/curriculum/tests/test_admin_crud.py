@@ -236,3 +236,16 @@ async def test_values_that_do_not_fit_their_columns_are_422_problems(
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
     assert await db.fetchval("SELECT count(*) FROM units WHERE sort_order = 97") == 0
+
+
+async def test_an_audio_file_path_with_a_nul_character_is_a_400(
+    client: Client, admin_headers: dict[str, str], db: asyncpg.Connection, shipped_course: ImportResult
+) -> None:
+    exercise_id = await db.fetchval("SELECT id FROM exercises LIMIT 1")
+    body = {"exercise_id": str(exercise_id), "file_path": "audio/\u0000x.mp3", "file_format": "mp3"}
+    created = await client.post("/admin/audio-files", headers=admin_headers, json=body)
+    assert created.status_code == 400, created.text
+    assert created.headers["content-type"].startswith("application/problem+json")
+    audio_id = await db.fetchval("SELECT id FROM audio_files LIMIT 1")
+    changed = await client.patch(f"/admin/audio-files/{audio_id}", headers=admin_headers, json={"file_path": "\u0000"})
+    assert changed.status_code == 400, changed.text

@@ -310,6 +310,17 @@ async def test_invalid_document_lists_every_problem_with_its_path(
     }
 
 
+async def test_a_json_body_that_is_not_a_course_document_is_a_422(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    headers = {**admin_headers, "Content-Type": "application/json"}
+    for body in (b'{"\\ud800": 1}', b'{"name": "\\udfff"}', b"[1, 2]", b'"text"', b'{"": null}'):
+        response = await client.post("/admin/courses/import", content=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"]
+
+
 async def test_import_is_for_admins_in_yaml_or_json(
     client: Client, admin_headers: dict[str, str], learner_headers: dict[str, str]
 ) -> None:

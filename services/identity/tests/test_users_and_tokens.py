@@ -138,6 +138,11 @@ async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
     rest = (await client.get(f"/admin/users?email=find-{marker}&limit=2&offset=2", headers=admin)).json()
     assert {item["id"] for item in page["items"] + rest["items"]} == {user["id"] for user in users}
     assert (await client.get("/admin/users?limit=0", headers=admin)).status_code == 400
+    # Past PostgreSQL's bigint OFFSET: a 400 problem, not a database error.
+    too_far = await client.get(f"/admin/users?offset={2**65}", headers=admin)
+    assert too_far.status_code == 400, too_far.text
+    assert too_far.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get(f"/admin/users?offset={2**63 - 1}", headers=admin)).json()["items"] == []
 
     target = users[0]["id"]
     granted = await client.put(f"/admin/users/{target}/roles/admin", headers=admin)

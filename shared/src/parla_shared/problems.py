@@ -70,14 +70,14 @@ def problem_responses(*status_codes: int) -> dict[int, ResponseSpec]:
         code: ResponseSpec(
             data_container=ProblemDocument,
             media_type=PROBLEM_JSON,
-            description=_title(code),
+            description=status_title(code),
             generate_examples=False,
         )
         for code in status_codes
     }
 
 
-def _title(status_code: int) -> str:
+def status_title(status_code: int) -> str:
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:
@@ -93,7 +93,7 @@ def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
         extra = exc.extra
     return ProblemDetailsException(
         status_code=exc.status_code,
-        title=_title(exc.status_code),
+        title=status_title(exc.status_code),
         detail=exc.detail,
         extra=extra,
         headers=exc.headers,

@@ -36,6 +36,7 @@ from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
 from parla_shared.logging import configure_logging
 from parla_shared.middleware import RequestContextMiddleware
+from parla_shared.openapi import document_problems
 from parla_shared.operational_metrics import OperationalMetrics
 from parla_shared.overload import InFlightLimitMiddleware, pool_timeout_response
 from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
@@ -146,7 +147,7 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(bus.close(), timeout=SHUTDOWN_GRACE_SECONDS)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, _MetricsController, *definition.route_handlers],
         plugins=[sqlalchemy_plugin(db_config), problem_details_plugin()],
         # Shedding after the request id and metrics (a 503 is logged and counted), before any real work.
@@ -189,3 +190,5 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document_problems(app.openapi_schema)
+    return app

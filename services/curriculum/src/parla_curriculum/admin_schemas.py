@@ -10,6 +10,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from parla_shared.schemas import StorableText
+
 Difficulty = Literal["beginner", "intermediate", "advanced"]
 Cefr = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
 AudioFormat = Literal["mp3", "wav", "ogg"]
@@ -307,7 +309,7 @@ class AudioFileCreate(_Body):
     sample rate and bit rate are read from the file."""
 
     exercise_id: UUID
-    file_path: str
+    file_path: StorableText
     file_format: AudioFormat
     quality_level: Quality = "medium"
     is_active: bool = True
@@ -315,7 +317,7 @@ class AudioFileCreate(_Body):
 
 class AudioFileUpdate(_Body):
     exercise_id: UUID | UnsetType = UNSET
-    file_path: str | UnsetType = UNSET
+    file_path: StorableText | UnsetType = UNSET
     file_format: AudioFormat | UnsetType = UNSET
     quality_level: Quality | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET

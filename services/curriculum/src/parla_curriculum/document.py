@@ -215,9 +215,31 @@ def _join(path: str, name: str) -> str:
 def load_text(source: str) -> Any:
     """A YAML (or JSON, a subset of YAML) document's data."""
     try:
-        return yaml.safe_load(source)
+        data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         raise DocumentInvalidError([DocumentError("", f"not valid YAML: {exc}")]) from exc
+    if not _is_unicode(data):
+        # An escape such as "\ud800" decodes to half a surrogate pair: no text, and no answer could quote it.
+        raise DocumentInvalidError([DocumentError("", "holds an escape that is not a Unicode character")])
+    return data
+
+
+def _is_unicode(data: Any) -> bool:
+    """Every string of the loaded data (keys too) is real Unicode text (encodes as UTF-8), without recursion."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def parse_document(data: Any) -> CourseDocument:

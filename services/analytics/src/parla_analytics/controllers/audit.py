@@ -20,11 +20,18 @@ from parla_analytics.settings import AnalyticsSettings
 from parla_shared.auth import requires_admin
 from parla_shared.problems import Problem, problem_responses
 
+# An ISO 8601 date and time, as the document says: a bare number is not taken for seconds since 1970.
+ISO_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 
-def _utc(moment: datetime | None, name: str) -> datetime | None:
+
+def _utc(text: str | None, name: str) -> datetime | None:
     """The time in UTC; one given without an offset is UTC already (every time of this API is)."""
-    if moment is None:
+    if text is None:
         return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise Problem(400, "Invalid time", f"{name} must be an ISO 8601 date and time") from exc
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     try:
@@ -50,16 +57,21 @@ class AuditController(Controller):
         *,
         action: FromQuery[str | None] = None,
         table: Annotated[str | None, QueryParameter(description="table_name of the entries")] = None,
-        since: Annotated[datetime | None, QueryParameter(name="from", description="created at or after")] = None,
-        until: Annotated[datetime | None, QueryParameter(name="to", description="created before")] = None,
+        since: Annotated[
+            str | None,
+            QueryParameter(name="from", description="created at or after (ISO 8601)", pattern=ISO_DATE_TIME),
+        ] = None,
+        until: Annotated[
+            str | None, QueryParameter(name="to", description="created before (ISO 8601)", pattern=ISO_DATE_TIME)
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         cursor: FromQuery[str | None] = None,
     ) -> AuditPage:
-        since, until = _utc(since, "from"), _utc(until, "to")
-        if since is not None and until is not None and since > until:
+        start, end = _utc(since, "from"), _utc(until, "to")
+        if start is not None and end is not None and start > end:
             raise Problem(400, "Invalid time range", "from must not be after to")
         return await queries.audit_page(
-            db_session, action=action, table_name=table, since=since, until=until, limit=limit, cursor=cursor
+            db_session, action=action, table_name=table, since=start, until=end, limit=limit, cursor=cursor
         )
 
     @get(

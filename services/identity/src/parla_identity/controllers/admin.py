@@ -55,7 +55,8 @@ class AdminUsersController(Controller):
             QueryParameter(description="case-insensitive substring of the email", pattern=STORABLE_TEXT_PATTERN),
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        # PostgreSQL's OFFSET is a bigint: anything larger is a 400, not a database error.
+        offset: Annotated[int, QueryParameter(ge=0, le=2**63 - 1)] = 0,
     ) -> UserPage:
         query = select(User)
         if email:

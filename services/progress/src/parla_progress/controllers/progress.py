@@ -85,16 +85,17 @@ class ProgressController(Controller):
         "/lessons/{lesson_id:uuid}/sessions",
         summary="Start a lesson session (409 when locked, 403 without hearts)",
         status_code=201,
-        responses=problem_responses(401, 403, 404, 409, 503),
+        responses=problem_responses(401, 403, 404, 409, 429, 503),
     )
     async def start_lesson(self, lesson_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> SessionRead:
         return await progress.start_lesson(lesson_id)
 
     @post(
         "/practice-sessions",
-        summary="Practise the learner's weakest exercises of a course; allowed without hearts, gives one back",
+        summary="Practise the learner's weakest exercises of a course; allowed without hearts; the day's first "
+        "few give a heart back",
         status_code=201,
-        responses=problem_responses(400, 401, 404, 409, 503),
+        responses=problem_responses(400, 401, 404, 409, 429, 503),
     )
     async def start_practice(
         self, data: JSONBody[PracticeCreate], progress: NamedDependency[ProgressService]
@@ -105,7 +106,7 @@ class ProgressController(Controller):
         "/sessions/{session_id:uuid}/answers",
         summary="Answer an exercise of the session; graded by curriculum; idempotent under Idempotency-Key",
         status_code=200,
-        responses=problem_responses(400, 401, 403, 404, 409, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 429, 503),
     )
     async def answer(
         self,
