@@ -16,9 +16,10 @@ from parla_shared.settings import ServiceSettings
 
 
 class ProbeSettings(ServiceSettings, kw_only=True, frozen=True):
-    service_name: str = "probe"
+    # A real service's name and schema: settings look for that service's migrations.
+    service_name: str = "analytics"
     port: int = 0
-    db_schema: str = "probe"
+    db_schema: str = "analytics"
 
 
 class ProbeController(Controller):
