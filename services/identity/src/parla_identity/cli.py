@@ -7,6 +7,9 @@
 - ``rotate-signing-key``: a new active signing key; the old one stays in the JWKS until its tokens expire.
 - ``reseal-secrets``: re-encrypts every stored secret (signing keys, OAuth provider tokens) under the current
   ``PARLA_IDENTITY_SECRET_KEY``, after which the previous keys can be dropped from the settings.
+- ``seed-learners N --out FILE [--admins K]``: load-test accounts (``learner-000001@load.parla.test`` …, verified,
+  password ``Learner-pass1``, made once in bulk) and a new refresh token for each, written to FILE as JSON
+  (``{"learners": [{"email", "user_id", "refresh_token"}], "admins": [...]}``). Never in production.
 """
 
 from __future__ import annotations
@@ -14,13 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
+import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from parla_identity import domain
 from parla_identity.domain import Identity
+from parla_identity.seeding import SeededAccount, seed_learners
 from parla_identity.settings import IdentitySettings
+from parla_shared.events.outbox import Outbox
+from parla_shared.events.tables import MessagingTables
 from parla_shared.problems import Problem
 from parla_shared.settings import SettingsError
 
@@ -70,6 +80,30 @@ def read_password(stdin: TextIO) -> str:
     return password
 
 
+async def seed_learner_accounts(settings: IdentitySettings, learners: int, admins: int, out: Path) -> str:
+    identity = Identity.from_settings(settings)
+    outbox = Outbox(MessagingTables(settings.db_schema), producer=settings.service_name)
+    started = time.perf_counter()
+    try:
+        async with identity.keys._sessions()() as session, session.begin():
+            result = await seed_learners(identity, session, outbox, learners, admins)
+    finally:
+        await identity.keys.close()
+
+    def listed(accounts: list[SeededAccount]) -> list[dict[str, str]]:
+        return [{"email": a.email, "user_id": str(a.user_id), "refresh_token": a.refresh_token} for a in accounts]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The file holds live credentials: readable by its owner only.
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump({"learners": listed(result.learners), "admins": listed(result.admins)}, file)
+    return (
+        f"{len(result.learners)} learners and {len(result.admins)} admins ({result.created} new) with fresh "
+        f"refresh tokens in {out}, {time.perf_counter() - started:.1f} s"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parla_identity.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,11 +112,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin.add_argument("--name", default="Administrator")
     commands.add_parser("rotate-signing-key", help="make a new signing key the active one")
     commands.add_parser("reseal-secrets", help="re-encrypt stored secrets under the current secret key")
+    seed = commands.add_parser("seed-learners", help="bulk load-test accounts with refresh tokens (not production)")
+    seed.add_argument("learners", type=int, help="how many learner accounts (made once, reused later)")
+    seed.add_argument("--admins", type=int, default=0, help="how many admin accounts as well")
+    seed.add_argument("--out", type=Path, required=True, help="JSON file for the accounts and refresh tokens")
     args = parser.parse_args(argv)
     try:
         settings = IdentitySettings.from_env()
         if args.command == "create-admin":
             print(asyncio.run(create_admin(settings, args.email, read_password(sys.stdin), args.name)))
+        elif args.command == "seed-learners":
+            print(asyncio.run(seed_learner_accounts(settings, args.learners, args.admins, args.out)))
         elif args.command == "rotate-signing-key":
             print(asyncio.run(rotate_signing_key(settings)))
         else:

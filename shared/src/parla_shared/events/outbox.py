@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -53,13 +54,33 @@ class Outbox:
         version: int = ENVELOPE_VERSION,
     ) -> tuple[EventEnvelope, Insert]:
         """The event and the statement that writes it, for a caller that sends it with other writes in one."""
-        event = new_event(
-            event_type, data, producer=self.producer, subject_id=subject_id, actor_id=actor_id, version=version
-        )
+        event = self.event(event_type, data, subject_id=subject_id, actor_id=actor_id, version=version)
         statement = self.tables.outbox.insert().values(
             id=event.id, subject=event.type, payload=msgspec.to_builtins(event)
         )
         return event, statement
+
+    def event(
+        self,
+        event_type: str,
+        data: msgspec.Struct | dict[str, Any],
+        *,
+        subject_id: object | None = None,
+        actor_id: UUID | None = None,
+        version: int = ENVELOPE_VERSION,
+    ) -> EventEnvelope:
+        """An event of this producer, to be written with ``add_all``."""
+        return new_event(
+            event_type, data, producer=self.producer, subject_id=subject_id, actor_id=actor_id, version=version
+        )
+
+    async def add_all(self, session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        """Many events in one statement (bulk work such as seeding), in the caller's transaction."""
+        if events:
+            await session.execute(
+                self.tables.outbox.insert(),
+                [{"id": event.id, "subject": event.type, "payload": msgspec.to_builtins(event)} for event in events],
+            )
 
 
 def retry_delay(attempts: int) -> timedelta:
