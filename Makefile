@@ -34,11 +34,11 @@ format: install
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
 
-# Against a running platform (make run): make loadtest LOCUSTFILE=loadtests/progress.py USERS=50 DURATION=60s
-LOCUSTFILE ?= loadtests
+# The learner journey against a running platform (make run): seeds the accounts, runs locust headless, reports
+# under $PARLA_DATA_DIR/loadtest/ (.parla/loadtest/) and prints p50/p95/p99 per endpoint. docs/performance.md
 loadtest: install
-	@$(RUN) locust -f $(LOCUSTFILE) --headless -u $${USERS:-50} -r $${SPAWN_RATE:-10} -t $${DURATION:-60s} \
-		--host $${HOST:-http://localhost:8080} --only-summary
+	@$(RUN) parla-dev loadtest --users $${USERS:-1000} --admins $${ADMINS:-3} --spawn-rate $${SPAWN_RATE:-20} \
+		--duration $${DURATION:-5m} --host $${HOST:-http://localhost:8080}
 
 clean:
 	rm -rf .parla .venv

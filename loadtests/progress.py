@@ -17,14 +17,12 @@ import os
 import random
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+from _course import correct_answer, lesson_answers
 from locust import HttpUser, between, events, task
 
-ROOT = Path(__file__).resolve().parents[1]
 USERS = int(os.environ.get("PARLA_BENCH_USERS", "40"))
 PASSWORD = "Bench-progress1"
 PRO = "/api/progress"
@@ -33,21 +31,7 @@ _next_account = itertools.count()
 _lock = threading.Lock()
 
 
-def _lesson_answers() -> dict[str, list[dict[str, Any]]]:
-    document = yaml.safe_load((ROOT / "content/courses/es-from-en/course.yaml").read_text(encoding="utf-8"))
-    defined: dict[str, dict[str, Any]] = {}
-    lessons: dict[str, list[dict[str, Any]]] = {}
-    for section in document["sections"]:
-        for unit in section["units"]:
-            for lesson in unit["lessons"]:
-                for entry in lesson["exercises"]:
-                    if "key" in entry:
-                        defined[entry["key"]] = entry
-                lessons[lesson["key"]] = lesson["exercises"]
-    return {key: [defined[str(e.get("use") or e["key"])] for e in entries] for key, entries in lessons.items()}
-
-
-ANSWERS = _lesson_answers()
+ANSWERS = lesson_answers()
 
 
 @events.test_start.add_listener  # type: ignore[untyped-decorator]
@@ -63,13 +47,6 @@ def register_learners(environment: Any, **_: Any) -> None:
             )
             response.raise_for_status()
             _accounts.append(email)
-
-
-def _correct(exercise: dict[str, Any], source: dict[str, Any]) -> str:
-    if exercise["type"] == "multiple_choice":
-        text = next(option["text"] for option in source["options"] if option.get("correct"))
-        return str(next(option["id"] for option in exercise["options"] if option["text"] == text))
-    return str(source["answer"])
 
 
 class Learner(HttpUser):
@@ -106,7 +83,7 @@ class Learner(HttpUser):
         session = started.json()
         content = self._lesson(lesson_id)
         for exercise, source in zip(content["exercises"], ANSWERS[content["key"]], strict=True):
-            body = {"exercise_id": exercise["id"], "answer": _correct(exercise, source), "time_spent_seconds": 4}
+            body = {"exercise_id": exercise["id"], "answer": correct_answer(exercise, source), "time_spent_seconds": 4}
             key = uuid.uuid4().hex
             path = f"{PRO}/sessions/{session['session_id']}/answers"
             self.client.post(path, json=body, headers={"Idempotency-Key": key}, name=f"{PRO}/sessions/{{id}}/answers")

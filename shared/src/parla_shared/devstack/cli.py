@@ -32,6 +32,7 @@ from parla_shared.devstack.backup import (
     take_base_backup,
 )
 from parla_shared.devstack.database import SERVICES, drop_database, with_database
+from parla_shared.devstack.loadtest import loadtest as run_journey
 from parla_shared.devstack.platform import (
     TEST_PORTS,
     Infrastructure,
@@ -392,6 +393,11 @@ def refuse_weak_migration_secrets(server_dsn: str, passwords: Mapping[str, str])
         raise SettingsError(f"refusing to migrate outside development (PARLA_ENVIRONMENT): {listed}")
 
 
+def loadtest(args: argparse.Namespace) -> int:
+    """The learner journey against a running platform (``make loadtest``)."""
+    return run_journey(args, project_root())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parla-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -411,6 +417,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_parser.add_argument("--time", required=True, help="ISO 8601 time; without an offset it is UTC")
     restore_parser.add_argument("--yes", action="store_true", help="don't ask for confirmation")
     restore_parser.set_defaults(handler=restore_command)
+
+    load_parser = commands.add_parser("loadtest", help="seed learners, run the journey with locust, print a table")
+    load_parser.add_argument("--users", type=int, default=1000, help="simulated users, admins included")
+    load_parser.add_argument("--admins", type=int, default=3, help="how many of them read analytics")
+    load_parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second")
+    load_parser.add_argument("--duration", default="5m", help="locust run time, e.g. 90s, 5m")
+    load_parser.add_argument("--host", default="http://localhost:8080", help="the gateway")
+    load_parser.set_defaults(handler=loadtest)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 
