@@ -269,6 +269,7 @@ def _run_e2e(
             **suite_env,
             "PARLA_TEST_GATEWAY_URL": platform.gateway_url,
             "PARLA_TEST_DATA_DIR": str(platform.data_dir),
+            "PARLA_TEST_IDENTITY_DSN": dsns["identity"],  # for the seeding CLI, as an operator would run it
         }
         return _run_suite(root, "e2e", env, pytest_args, scratch)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
