@@ -304,16 +304,16 @@ async def access_token(identity: Identity, user_id: UUID, roles: Sequence[str]) 
     return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid})
 
 
-def new_refresh_token(identity: Identity, user_id: UUID, family_id: UUID | None = None) -> tuple[str, RefreshToken]:
-    """A refresh token for the user to hold and the row that keeps its hash (for the caller to add): a new
-    family (a new session) unless ``family_id`` continues one."""
+def new_refresh_token(identity: Identity, user_id: UUID, family_id: UUID | None = None) -> tuple[str, dict[str, Any]]:
+    """A refresh token for the user to hold and the ``refresh_tokens`` row that keeps its hash (for the caller to
+    insert, one or many at a time): a new family (a new session) unless ``family_id`` continues one."""
     refresh = opaque_token()
-    row = RefreshToken(
-        user_id=user_id,
-        family_id=family_id or uuid.uuid4(),
-        token_hash=token_hash(refresh),
-        expires_at=datetime.now(UTC) + timedelta(days=identity.settings.refresh_token_ttl_days),
-    )
+    row = {
+        "user_id": user_id,
+        "family_id": family_id or uuid.uuid4(),
+        "token_hash": token_hash(refresh),
+        "expires_at": datetime.now(UTC) + timedelta(days=identity.settings.refresh_token_ttl_days),
+    }
     return refresh, row
 
 
@@ -321,7 +321,7 @@ async def issue_token_pair(
     identity: Identity, session: AsyncSession, user: User, family_id: UUID | None = None
 ) -> TokenPair:
     refresh, row = new_refresh_token(identity, user.id, family_id)
-    session.add(row)
+    session.add(RefreshToken(**row))
     await session.flush()
     return TokenPair(
         access_token=await access_token(identity, user.id, user.role_names),

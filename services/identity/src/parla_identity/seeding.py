@@ -67,13 +67,10 @@ async def seed_learners(
     missing = [(kind, n) for kind, n in wanted if seeded_email(kind, n) not in existing]
     if missing:
         await _create_accounts(identity, session, outbox, missing, existing)
-    tokens: list[tuple[str, RefreshToken]] = [
-        domain.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted
-    ]
-    session.add_all([row for _, row in tokens])
-    await session.flush()
+    tokens = [domain.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted]
+    await session.execute(insert(RefreshToken), [row for _, row in tokens])
     accounts = [
-        SeededAccount(email=seeded_email(kind, n), user_id=row.user_id, refresh_token=refresh)
+        SeededAccount(email=seeded_email(kind, n), user_id=row["user_id"], refresh_token=refresh)
         for (kind, n), (refresh, row) in zip(wanted, tokens, strict=True)
     ]
     return SeedResult(learners=accounts[:learners], admins=accounts[learners:], created=len(missing))
