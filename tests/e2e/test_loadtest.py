@@ -52,7 +52,7 @@ def test_the_journey_runs_without_failures(gateway: httpx.Client, tmp_path: Path
         "PARLA_JOURNEY_PAUSE": "0.05,0.1",
     }
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests/journey.py"), "--headless"]
-    command += ["-u", "3", "-r", "3", "-t", "8s", "--host", str(gateway.base_url), "--csv", str(tmp_path / "j")]
+    command += ["-u", "3", "-r", "3", "-t", "25s", "--host", str(gateway.base_url), "--csv", str(tmp_path / "j")]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
     with (tmp_path / "j_stats.csv").open(newline="") as file:
