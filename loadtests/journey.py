@@ -7,7 +7,8 @@ run measures use, not sign-ups (and no bcrypt). ``make loadtest`` seeds and runs
     python -m parla_identity.cli seed-learners 1000 --admins 3 --out .parla/loadtest/accounts.json
     locust -f loadtests/journey.py --headless -u 1000 -r 20 -t 10m --host http://localhost:8080
 
-Each learner refreshes its token once (and again only when the access token is about to expire), enrols in the
+Each learner refreshes its token once (and again only when the access token is about to expire, or when a refresh
+was shed), enrols in the
 Spanish course (200 when a previous run already did), then loops: reads the course tree (revalidating with
 ``If-None-Match``) and its progress, starts the first available lesson (a practice session instead when out of
 hearts), answers every exercise after a 4-12 s pause — about one answer in five wrong, so hearts move — and
@@ -72,10 +73,14 @@ class Client(FastHttpUser):
     access_expires_at = 0.0
     refresh_token = ""
 
-    def call(self, method: str, path: str, name: str, ok: tuple[int, ...] = (200,), **kwargs: Any) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, name: str, ok: tuple[int, ...] = (200,), *, authorized: bool = True, **kwargs: Any
+    ) -> tuple[int, Any]:
         """One request, retried after ``Retry-After`` on 503; ``ok`` lists the statuses that are not failures.
         Returns the status and the JSON body (None when there is none)."""
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self.access_token}"}
+        headers = kwargs.pop("headers", {})
+        if authorized:
+            headers = {**headers, "Authorization": f"Bearer {self.access_token}"}
         for attempt in range(SHED_RETRIES + 1):
             with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as r:
                 status = r.status_code
@@ -90,40 +95,45 @@ class Client(FastHttpUser):
             time.sleep(min(retry_after, 30) * random.uniform(1, 1.5))  # jitter: shed clients don't return in step
         return 503, None
 
-    def refresh(self, name: str) -> None:
-        with self.client.post(
-            f"{ID}/auth/refresh", json={"refresh_token": self.refresh_token}, name=name, catch_response=True
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"{response.status_code}: {(response.text or '')[:200]}")
-                raise StopUser  # without a token the rest of the journey is meaningless
-            pair = response.json()
-        self.access_token, self.refresh_token = pair["access_token"], pair["refresh_token"]  # the app keeps the new one
+    def signed_in(self, name: str) -> bool:
+        """True with an access token good for another minute, refreshing when needed (the app keeps the rotated
+        refresh token); False when the refresh failed, to be tried again on the next round."""
+        if self.access_token and time.monotonic() < self.access_expires_at - TOKEN_MARGIN_SECONDS:
+            return True
+        _, pair = self.call(
+            "POST", f"{ID}/auth/refresh", name, json={"refresh_token": self.refresh_token}, authorized=False
+        )
+        if pair is None:
+            return False
+        self.access_token, self.refresh_token = pair["access_token"], pair["refresh_token"]
         self.access_expires_at = time.monotonic() + float(pair["expires_in"])
-
-    def keep_token_fresh(self) -> None:
-        if time.monotonic() > self.access_expires_at - TOKEN_MARGIN_SECONDS:
-            self.refresh(f"POST {ID}/auth/refresh (expiry)")
+        return True
 
 
 class Learner(Client):
     wait_time = between(5, 15)
+
+    enrolled = False
+    tree_etag = ""
 
     def on_start(self) -> None:
         number = next(Course.next_learner)
         if number >= len(Course.learners):
             raise StopUser(f"only {len(Course.learners)} seeded learners; seed more")
         self.refresh_token = Course.learners[number]["refresh_token"]
-        self.refresh(f"POST {ID}/auth/refresh")
-        self.call(
-            "POST", f"{PRO}/enrollments", f"POST {PRO}/enrollments", (200, 201), json={"course_id": Course.key.id}
-        )
-        self.tree_etag = ""
         self.lesson_etags: dict[str, str] = {}
 
     @task
     def one_lesson(self) -> None:
-        self.keep_token_fresh()
+        if not self.signed_in(f"POST {ID}/auth/refresh"):
+            return
+        if not self.enrolled:
+            status, _ = self.call(
+                "POST", f"{PRO}/enrollments", f"POST {PRO}/enrollments", (200, 201), json={"course_id": Course.key.id}
+            )
+            self.enrolled = status in (200, 201)
+            if not self.enrolled:
+                return
         headers = {"If-None-Match": self.tree_etag} if self.tree_etag else {}
         with self.client.get(
             f"{CUR}/courses/{Course.key.id}", headers=headers, name=f"GET {CUR}/courses/{{id}}", catch_response=True
@@ -214,11 +224,11 @@ class Admin(Client):
         if number >= len(Course.admins):
             raise StopUser(f"only {len(Course.admins)} seeded admins; seed with --admins")
         self.refresh_token = Course.admins[number]["refresh_token"]
-        self.refresh(f"POST {ID}/auth/refresh (admin)")
 
     @task
     def reports(self) -> None:
-        self.keep_token_fresh()
+        if not self.signed_in(f"POST {ID}/auth/refresh (admin)"):
+            return
         lesson_id = random.choice(Course.key.lesson_ids)
         self.call(
             "GET", f"{ANA}/lessons/completion-rates?course_id={Course.key.id}", f"GET {ANA}/lessons/completion-rates"

@@ -190,3 +190,11 @@ async def test_concurrent_use_of_one_refresh_token_succeeds_once(client: Any) ->
     body = {"refresh_token": pair["refresh_token"]}
     responses = await asyncio.gather(*(client.post("/auth/refresh", json=body) for _ in range(3)))
     assert sorted(response.status_code for response in responses) == [200, 401, 401]
+
+
+async def test_expired_refresh_tokens_are_found_by_index(db: asyncpg.Connection) -> None:
+    """The housekeeping delete runs every minute on every replica; the table grows with every refresh."""
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        plan = await db.fetch("EXPLAIN DELETE FROM identity.refresh_tokens WHERE expires_at < now() - interval '1 day'")
+    assert "ix_refresh_tokens_expires_at" in "\n".join(row[0] for row in plan)

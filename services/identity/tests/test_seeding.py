@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import msgspec
 import pytest
 from conftest import events_of, login
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 
 from parla_identity import events
 from parla_identity.cli import seed_learner_accounts
@@ -76,8 +78,16 @@ async def test_seeded_accounts_refresh_their_tokens_through_the_api(
 
 
 async def test_seeding_is_refused_in_production_and_for_bad_counts(settings: IdentitySettings) -> None:
+    # Real-looking production settings (weak or default secrets would stop them before the command could refuse).
     production = msgspec.structs.replace(
-        settings, environment="production", identity_secret_key="a-real-secret", bcrypt_rounds=12
+        settings,
+        environment="production",
+        identity_secret_key=secrets.token_urlsafe(32),
+        admin_password=secrets.token_urlsafe(16),
+        database_url=make_url(settings.database_url)
+        .set(password=secrets.token_urlsafe(24))
+        .render_as_string(hide_password=False),
+        bcrypt_rounds=12,
     )
     for current, learners, status in [(production, 1, 409), (settings, 0, 422)]:
         identity = Identity.from_settings(current)
