@@ -91,7 +91,7 @@ def loadtest(args: argparse.Namespace, root: Path) -> int:
         print("parla-dev: seeding failed: is the platform running (make run) with the same PARLA_* settings?")
         return 1
     prefix = out_dir / "journey"
-    started, load_before = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), _load()
+    started, load_before, commit = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), _load(), _commit(root)
     command = [sys.executable, "-m", "locust", "-f", str(root / "loadtests/journey.py"), "--headless"]
     command += ["-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.duration, "--host", args.host]
     command += ["--csv", str(prefix), "--html", str(prefix) + ".html", "--only-summary", "--loglevel", "WARNING"]
@@ -103,7 +103,7 @@ def loadtest(args: argparse.Namespace, root: Path) -> int:
         return finished.returncode or 1
     print(
         f"\njourney: {args.users} users ({args.admins} admins), {args.duration}, {args.host}; "
-        f"commit {_commit(root)}; started {started}; load average {load_before} → {_load()}"
+        f"commit {commit}; started {started}; load average {load_before} → {_load()}"
     )
     print(summary_table(stats))
     failures = failure_lines(Path(str(prefix) + "_failures.csv"))
