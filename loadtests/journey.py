@@ -4,7 +4,9 @@ Returning learners: each simulated learner already has a verified account and a 
 one), seeded in bulk beforehand — ``python -m parla_identity.cli seed-learners N --admins K --out FILE`` — so a
 run measures use, not sign-ups (and no bcrypt). ``make loadtest`` seeds and runs this file; by hand:
 
-    python -m parla_identity.cli seed-learners 1000 --admins 3 --out .parla/loadtest/accounts.json
+    export PARLA_ENVIRONMENT=development
+    PARLA_DATABASE_URL=postgresql://parla_identity:parla-dev-identity@127.0.0.1:54329/parla \
+        python -m parla_identity.cli seed-learners 997 --admins 3 --out .parla/loadtest/accounts.json
     locust -f loadtests/journey.py --headless -u 1000 -r 20 -t 10m --host http://localhost:8080
 
 Each learner refreshes its token once (and again only when the access token is about to expire, or when a refresh
