@@ -82,10 +82,10 @@ async def test_seeding_is_refused_in_production_and_for_bad_counts(settings: Ide
     production = msgspec.structs.replace(
         settings,
         environment="production",
-        identity_secret_key=secrets.token_urlsafe(32),
+        identity_secret_key=secrets.token_urlsafe(48),
         admin_password=secrets.token_urlsafe(16),
         database_url=make_url(settings.database_url)
-        .set(password=secrets.token_urlsafe(24))
+        .set(password=secrets.token_urlsafe(48))
         .render_as_string(hide_password=False),
         bcrypt_rounds=12,
     )
