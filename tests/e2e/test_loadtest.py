@@ -17,7 +17,12 @@ ID, PRO = "/api/identity", "/api/progress"
 
 
 def seed(out: Path, learners: int, admins: int) -> dict[str, list[dict[str, str]]]:
-    env = {**os.environ, "PARLA_DATABASE_URL": os.environ["PARLA_TEST_IDENTITY_DSN"]}
+    # As the platform's services run (development unless told otherwise), and as `make loadtest` seeds.
+    env = {
+        **os.environ,
+        "PARLA_DATABASE_URL": os.environ["PARLA_TEST_IDENTITY_DSN"],
+        "PARLA_ENVIRONMENT": os.environ.get("PARLA_ENVIRONMENT", "development"),
+    }
     command = [sys.executable, "-m", "parla_identity.cli", "seed-learners", str(learners)]
     subprocess.run([*command, "--admins", str(admins), "--out", str(out)], env=env, check=True, timeout=120)
     seeded: dict[str, list[dict[str, str]]] = json.loads(out.read_text())
