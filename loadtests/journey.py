@@ -15,7 +15,8 @@ Spanish course (200 when a previous run already did), then loops: reads the cour
 ``If-None-Match``) and its progress, starts the first available lesson (a practice session instead when out of
 hearts), answers every exercise after a 4-12 s pause — about one answer in five wrong, so hearts move — and
 completes; now and then it reads ``/me``, its achievements and its profile. A few admins (``fixed_count``) read
-the analytics reports. A 503 (load shedding) is counted as a failure and retried after its ``Retry-After``.
+the analytics reports. A 503 (load shedding) or 429 (rate limit) is counted as a failure and retried after its
+``Retry-After``.
 
 Settings (environment): ``PARLA_LOADTEST_ACCOUNTS`` (the seeded file, default ``.parla/loadtest/accounts.json``),
 ``PARLA_JOURNEY_ADMINS`` (3), ``PARLA_JOURNEY_PAUSE`` (``4,12`` seconds before each answer),
@@ -78,7 +79,7 @@ class Client(FastHttpUser):
     def call(
         self, method: str, path: str, name: str, ok: tuple[int, ...] = (200,), *, authorized: bool = True, **kwargs: Any
     ) -> tuple[int, Any]:
-        """One request, retried after ``Retry-After`` on 503; ``ok`` lists the statuses that are not failures.
+        """One request, retried after ``Retry-After`` on 503 and 429; ``ok`` lists the statuses that are not failures.
         Returns the status and the JSON body (None when there is none)."""
         headers = kwargs.pop("headers", {})
         if authorized:
@@ -91,7 +92,7 @@ class Client(FastHttpUser):
                     body = r.json() if r.text and "json" in (r.headers.get("Content-Type") or "") else None
                     return status, body
                 r.failure(f"{status}: {(r.text or '')[:200]}")
-                if status != 503 or attempt == SHED_RETRIES:
+                if status not in (429, 503) or attempt == SHED_RETRIES:
                     return status, None
                 retry_after = float(r.headers.get("Retry-After") or 1)
             time.sleep(min(retry_after, 30) * random.uniform(1, 1.5))  # jitter: shed clients don't return in step

@@ -5,8 +5,8 @@ refresh adds a row (rotation keeps the old one until it expires), so the table h
 in 30 days; without an index on ``expires_at`` each round is a sequential scan of all of it (docs/performance.md,
 "Data growth").
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
