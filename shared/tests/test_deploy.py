@@ -979,3 +979,35 @@ def test_one_grafana_dashboard_per_service_and_one_for_the_database() -> None:
             for target in panel["targets"]:
                 for metric in _metric_names(target["expr"]):
                     assert not metric.startswith("parla_") or metric in exported, f"{file}: {metric}"
+
+
+def test_every_service_connects_to_nats_as_itself() -> None:
+    """Compose's NATS loads deploy/nats/auth.conf (each service's user and permissions) with the passwords in its
+    environment; each service (compose and Kubernetes) connects as ``parla_<service>`` with its own password."""
+    compose = _compose()
+    nats = compose["services"]["nats"]
+    command = nats["command"]
+    assert command[command.index("-c") + 1] == "/etc/nats/auth.conf"
+    assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in [str(volume) for volume in nats["volumes"]]
+    auth = (ROOT / "deploy" / "nats" / "auth.conf").read_text()
+    for name in SERVICES:
+        variable = f"PARLA_NATS_{name.upper()}_PASSWORD"
+        assert f'user: "parla_{name}", password: ${variable}' in auth
+        env = _env(compose["services"][name])
+        assert env["PARLA_NATS_USER"] == f"parla_{name}"
+        assert env["PARLA_NATS_PASSWORD"] == _env(nats)[variable], name
+        assert re.fullmatch(rf"\$\{{{variable}:-[^}}]+\}}", env["PARLA_NATS_PASSWORD"])
+        (container,) = _objects("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        k8s_env = _env_names(container)
+        assert k8s_env["PARLA_NATS_USER"]["value"] == f"parla_{name}"
+        secret = k8s_env["PARLA_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": "parla-secrets", "key": f"{name}-nats-password"}
+
+
+def test_the_nats_cluster_includes_the_service_identities() -> None:
+    values = yaml.safe_load(NATS_VALUES.read_text())
+    assert values["config"]["merge"]["$include"] == "./auth.conf"
+    assert "configMap.merge.data.auth\\.conf=deploy/nats/auth.conf" in NATS_VALUES.read_text()
+    for name in SERVICES:
+        env = values["container"]["env"][f"PARLA_NATS_{name.upper()}_PASSWORD"]
+        assert env["valueFrom"]["secretKeyRef"] == {"name": "parla-nats-passwords", "key": name}

@@ -14,6 +14,7 @@ import pytest
 from conftest import Content, LearnerClient
 
 from parla_progress.clock import ManualClock
+from parla_shared.events.bus import ensure_streams
 from parla_shared.events.envelope import encode_event, new_event
 from parla_shared.testing import TestEnvironment
 
@@ -32,9 +33,10 @@ PROGRESS_TABLES = (
 
 @pytest.fixture
 async def publish(test_env: TestEnvironment, client: Any) -> AsyncIterator[Callable[..., Awaitable[None]]]:
-    del client  # the service (and its stream PARLA_IDENTITY) is up
+    del client  # the service is up
     connection = await nats.connect(test_env.nats_url)
     js = connection.jetstream()
+    await ensure_streams(js, ["identity"])  # identity's own stream, as identity makes it
 
     async def send(event_type: str, data: dict[str, Any]) -> None:
         event = new_event(event_type, data, producer="identity", subject_id=data["user_id"])

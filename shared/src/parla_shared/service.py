@@ -32,6 +32,7 @@ from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
 from parla_shared.events.bus import EventBus
 from parla_shared.events.consumer import EventConsumer, Subscription, expire_dead_letters
 from parla_shared.events.outbox import Outbox, OutboxRelay
+from parla_shared.events.permissions import inbox_prefix
 from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
 from parla_shared.logging import configure_logging
@@ -79,12 +80,16 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
     db_config = sqlalchemy_config(settings)
     tables = MessagingTables(settings.db_schema)
     outbox = Outbox(tables, producer=name)
-    consumed_contexts = {subscription.context for subscription in definition.subscriptions}
+    # A service creates its own stream only (its NATS identity may create no other); its consumers wait for the
+    # streams they read until their producers have made them.
     bus = EventBus(
         settings.nats_url,
         name=f"parla-{name}",
-        stream_contexts=sorted({name, *consumed_contexts}),
+        stream_contexts=[name],
         stream_replicas=settings.nats_stream_replicas,
+        user=settings.nats_user or None,
+        password=settings.nats_password or None,
+        inbox_prefix=inbox_prefix(name),
     )
     verifier = TokenVerifier(
         definition.key_source or HttpJwksKeySource(settings.jwks_url),

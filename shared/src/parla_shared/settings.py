@@ -55,6 +55,9 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     nats_url: str = "nats://127.0.0.1:4223"
     # Servers each JetStream stream is stored on: 1 locally, 3 on the production cluster (configmap).
     nats_stream_replicas: int = 1
+    # The service's own NATS identity (docs/decisions.md, "Security: NATS identities"); empty = no authentication.
+    nats_user: str = ""
+    nats_password: str = ""
     data_dir: str = ".parla"
     public_url: str = "http://localhost:8080"
     jwt_issuer: str = "parla-identity"
@@ -83,6 +86,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("nats_stream_replicas must be between 1 and 5")
         if not self.nats_url.startswith(("nats://", "tls://")):
             raise ValueError("nats_url must be a nats:// URL")
+        if bool(self.nats_user) != bool(self.nats_password):
+            raise ValueError("nats_user and nats_password go together")
         if not is_development(self.environment):
             refuse(self.weak_secrets())
 
@@ -95,6 +100,8 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
         password = url_password(self.database_url)
         if password is not None and (reason := weak_secret_reason(password)) is not None:
             problems[f"{env_name('database_url')}'s password"] = reason
+        if self.nats_password and (reason := weak_secret_reason(self.nats_password)) is not None:
+            problems[env_name("nats_password")] = reason
         return problems
 
     @property

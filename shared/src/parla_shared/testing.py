@@ -10,7 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +31,7 @@ from parla_shared.devstack.database import (
     with_database,
 )
 from parla_shared.devstack.processes import EmbeddedNats
+from parla_shared.events.permissions import nats_user, without_credentials
 from parla_shared.settings import ServiceSettings
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -45,9 +46,11 @@ class TestEnvironment:
     __test__ = False
 
     admin_dsn: str
-    nats_url: str
+    nats_url: str  # as the devstack's admin user when the run's NATS requires authentication
     role_passwords: dict[str, str]
     root: Path
+    # Each service's NATS password when the run's NATS requires authentication (empty otherwise).
+    nats_passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def database(self) -> str:
@@ -59,11 +62,21 @@ class TestEnvironment:
     def maintenance_dsn(self) -> str:
         return with_database(self.admin_dsn, "postgres")
 
+    def nats_identity(self, service: str) -> dict[str, str]:
+        """Settings that connect as ``service``'s own NATS user (``nats_url``, ``nats_user``, ``nats_password``)."""
+        if service not in self.nats_passwords:
+            return {"nats_url": self.nats_url}
+        return {
+            "nats_url": without_credentials(self.nats_url),
+            "nats_user": nats_user(service),
+            "nats_password": self.nats_passwords[service],
+        }
+
     def settings(self, cls: type[SettingsT], data_dir: Path, **overrides: Any) -> SettingsT:
         service = next(field.default for field in msgspec.structs.fields(cls) if field.name == "service_name")
         values: dict[str, Any] = {
             "database_url": self.service_dsn(service),
-            "nats_url": self.nats_url,
+            **self.nats_identity(service),
             "data_dir": str(data_dir),
             "environment": "test",
             "log_json": False,
@@ -81,6 +94,7 @@ def test_env() -> TestEnvironment:
             admin_dsn=os.environ["PARLA_TEST_ADMIN_DSN"],
             nats_url=os.environ["PARLA_TEST_NATS_URL"],
             role_passwords=json.loads(os.environ["PARLA_TEST_ROLE_PASSWORDS"]),
+            nats_passwords=json.loads(os.environ.get("PARLA_TEST_NATS_PASSWORDS") or "{}"),
             root=Path(os.environ["PARLA_TEST_ROOT"]),
         )
     except KeyError as missing:

