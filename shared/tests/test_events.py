@@ -29,18 +29,19 @@ ANALYTICS = MessagingTables("analytics")
 
 
 @pytest.fixture(scope="module", autouse=True)
-async def probe_tables(identity_engine: AsyncEngine, analytics_engine: AsyncEngine) -> AsyncIterator[None]:
-    """A producer-side domain table and a consumer-side effect table, for these tests only."""
-    async with identity_engine.begin() as connection:
+async def probe_tables(identity_owner_engine: AsyncEngine, analytics_owner_engine: AsyncEngine) -> AsyncIterator[None]:
+    """A producer-side domain table and a consumer-side effect table, for these tests only (made by the schemas'
+    owners, as a migration would: the services' roles only get their rows)."""
+    async with identity_owner_engine.begin() as connection:
         await connection.execute(text("CREATE TABLE identity.probe_widgets (id uuid PRIMARY KEY, name text)"))
-    async with analytics_engine.begin() as connection:
+    async with analytics_owner_engine.begin() as connection:
         await connection.execute(
             text("CREATE TABLE analytics.probe_effects (event_id uuid, widget_id uuid, applied_at timestamptz)")
         )
     yield
-    async with identity_engine.begin() as connection:
+    async with identity_owner_engine.begin() as connection:
         await connection.execute(text("DROP TABLE identity.probe_widgets"))
-    async with analytics_engine.begin() as connection:
+    async with analytics_owner_engine.begin() as connection:
         await connection.execute(text("DROP TABLE analytics.probe_effects"))
 
 

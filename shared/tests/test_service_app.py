@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import msgspec
 import pytest
 from litestar import Controller, Litestar, get, post
@@ -18,7 +19,8 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_shared.auth import Principal, requires_admin
-from parla_shared.migrations import user_row_security_sql
+from parla_shared.db import SystemPath, route_system_path
+from parla_shared.migrations import fail_closed_row_security_sql
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
 from parla_shared.testing import JwksServer, TestEnvironment, TokenFactory, bearer
@@ -60,6 +62,26 @@ class ProbeController(Controller):
     ) -> list[str]:
         rows = await db_session.execute(text("SELECT user_id FROM analytics.probe_owned ORDER BY note"))
         return [str(row[0]) for row in rows]
+
+    @get("/anyone-rows")
+    async def anyone_rows(self, db_session: NamedDependency[AsyncSession]) -> list[str]:
+        rows = await db_session.execute(text("SELECT user_id FROM analytics.probe_owned"))
+        return [str(row[0]) for row in rows]
+
+    @get("/every-row", guards=[requires_admin], opt=route_system_path(SystemPath.ADMIN))
+    async def every_row(self, db_session: NamedDependency[AsyncSession]) -> list[str]:
+        rows = await db_session.execute(text("SELECT user_id FROM analytics.probe_owned"))
+        return [str(row[0]) for row in rows]
+
+    @get("/system-path", guards=[requires_admin], opt=route_system_path(SystemPath.ADMIN))
+    async def named_system_path(self, db_session: NamedDependency[AsyncSession]) -> dict[str, str | None]:
+        return {"path": await db_session.scalar(text("SELECT current_setting('app.system_path', true)"))}
+
+    @get("/whoami-path")
+    async def unnamed_system_path(
+        self, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, str | None]:
+        return {"path": await db_session.scalar(text("SELECT current_setting('app.system_path', true)"))}
 
     @get("/admin-only", guards=[requires_admin])
     async def admin_only(self) -> dict[str, bool]:
@@ -128,32 +150,111 @@ async def test_admin_routes_answer_403_to_learners_and_200_to_admins(
     assert admin.status_code == 200
 
 
-async def test_row_level_security_shows_a_learner_only_their_rows(
+async def test_row_level_security_shows_a_learner_only_their_rows_and_fails_closed(
     probe_client: AsyncTestClient[Litestar],
     make_token: TokenFactory,
     analytics_engine: AsyncEngine,
+    analytics_owner_engine: AsyncEngine,
 ) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
-    async with analytics_engine.begin() as connection:
+    async with analytics_owner_engine.begin() as connection:
         await connection.execute(text("CREATE TABLE analytics.probe_owned (user_id uuid NOT NULL, note int)"))
-        for statement in user_row_security_sql("analytics", "probe_owned"):
-            await connection.execute(text(statement))
         await connection.execute(
             text("INSERT INTO analytics.probe_owned VALUES (:a, 1), (:b, 2), (:a, 3)"), {"a": alice, "b": bob}
         )
+        for statement in fail_closed_row_security_sql("analytics", "probe_owned"):
+            await connection.execute(text(statement))
     try:
         seen_by_alice = (await probe_client.get("/probe/my-rows", headers=bearer(make_token(alice)))).json()
         seen_by_bob = (await probe_client.get("/probe/my-rows", headers=bearer(make_token(bob)))).json()
         assert seen_by_alice == [str(alice), str(alice)]
         assert seen_by_bob == [str(bob)]
-        async with analytics_engine.connect() as connection:  # system work, no acting user: every row
+        # No acting user, no system path: nothing, whether through a route or straight on the service role.
+        assert (await probe_client.get("/probe/anyone-rows")).json() == []
+        async with analytics_engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM analytics.probe_owned")) == 0
+        # A route declaring a system path sees every row; so does a consumer-style block.
+        admin = bearer(make_token(uuid.uuid4(), ("admin",)))
+        assert len((await probe_client.get("/probe/every-row", headers=admin)).json()) == 3
+        async with analytics_engine.connect() as connection:
+            await connection.execute(text("SELECT set_config('app.system_path', 'consumer', true)"))
             assert await connection.scalar(text("SELECT count(*) FROM analytics.probe_owned")) == 3
+        # Writes for someone else are refused by the same policies.
+        async with analytics_engine.connect() as connection:
+            await connection.execute(text("SELECT set_config('app.user_id', :a, true)"), {"a": str(alice)})
+            with pytest.raises(ProgrammingError, match="row-level security"):
+                await connection.execute(text("INSERT INTO analytics.probe_owned VALUES (:b, 4)"), {"b": bob})
     finally:
-        async with analytics_engine.begin() as connection:
+        async with analytics_owner_engine.begin() as connection:
             await connection.execute(text("DROP TABLE analytics.probe_owned"))
+
+
+async def test_the_system_path_is_named_in_the_transaction_only_where_declared(
+    probe_client: AsyncTestClient[Litestar], make_token: TokenFactory
+) -> None:
+    admin = bearer(make_token(uuid.uuid4(), ("admin",)))
+    assert (await probe_client.get("/probe/system-path", headers=admin)).json() == {"path": "admin"}
+    user = uuid.uuid4()
+    assert (await probe_client.get("/probe/whoami", headers=bearer(make_token(user)))).json()["app_user_id"] == str(
+        user
+    )
+    body = (await probe_client.get("/probe/whoami-path", headers=bearer(make_token(user)))).json()
+    assert body == {"path": ""}
 
 
 async def test_a_service_role_cannot_touch_another_schema(identity_engine: AsyncEngine) -> None:
     async with identity_engine.connect() as connection:
         with pytest.raises(ProgrammingError, match="permission denied"):
             await connection.execute(text("SELECT count(*) FROM analytics.outbox"))
+
+
+@pytest.mark.parametrize("service", ["identity", "curriculum", "progress", "analytics"])
+async def test_a_service_role_owns_nothing_and_cannot_change_structure(test_env: TestEnvironment, service: str) -> None:
+    """The owner role runs migrations; the login role has DML only, so it cannot switch row-level security off."""
+    connection = await asyncpg.connect(test_env.service_dsn(service))
+    try:
+        owned = await connection.fetchval(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND pg_get_userbyid(c.relowner) = current_user",
+            service,
+        )
+        assert owned == 0
+        assert not await connection.fetchval("SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        protected = await connection.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relrowsecurity AND c.relkind IN ('r', 'p')",
+            service,
+        )
+        tables = [row["relname"] for row in protected] or ["outbox"]
+        for table in tables:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+                await connection.execute(f"ALTER TABLE {service}.{table} DISABLE ROW LEVEL SECURITY")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+                await connection.execute(f"ALTER TABLE {service}.{table} NO FORCE ROW LEVEL SECURITY")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+            await connection.execute(f"DROP TABLE {service}.outbox")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for schema"):
+            await connection.execute(f"CREATE TABLE {service}.probe_structure (id int)")
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("service", ["identity", "progress", "analytics"])
+async def test_user_tables_fail_closed_with_two_named_policies(test_env: TestEnvironment, service: str) -> None:
+    """Every table with row-level security forces it and has exactly the acting-user and system-path policies."""
+    connection = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT c.relname, c.relforcerowsecurity, array_agg(p.polname ORDER BY p.polname) AS policies "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_policy p ON p.polrelid = c.oid "
+            "WHERE n.nspname = $1 AND c.relrowsecurity AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "GROUP BY c.relname, c.relforcerowsecurity",
+            service,
+        )
+    finally:
+        await connection.close()
+    assert rows, f"no table of {service} has row-level security"
+    for row in rows:
+        assert row["relforcerowsecurity"], row["relname"]
+        assert row["policies"] == [f"{row['relname']}_acting_user", f"{row['relname']}_system_path"]

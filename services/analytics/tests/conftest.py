@@ -18,6 +18,7 @@ from uuid_utils.compat import uuid7
 from parla_analytics.app import create_app
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.context import RequestContext, acting_user_id, request_context
+from parla_shared.db import SystemPath
 from parla_shared.events.bus import EventBus
 from parla_shared.events.envelope import EventEnvelope, encode_event
 from parla_shared.events.outbox import Outbox, OutboxRelay
@@ -53,12 +54,13 @@ async def client(settings: AnalyticsSettings) -> AsyncIterator[AsyncTestClient]:
 
 @pytest.fixture(scope="session")
 async def analytics_db(test_env: TestEnvironment) -> AsyncIterator[asyncpg.Pool]:
-    """The analytics schema as the analytics role itself sees it (tests read, and tamper, through it)."""
+    """The analytics schema as the analytics role itself sees it on a system path (tests read every user's
+    rows, and tamper, through it)."""
     pool = await asyncpg.create_pool(
         plain_dsn(test_env.service_dsn("analytics")),
         min_size=1,
         max_size=3,
-        server_settings={"search_path": "analytics"},
+        server_settings={"search_path": "analytics", "app.system_path": SystemPath.OPERATOR.value},
     )
     yield pool
     await pool.close()

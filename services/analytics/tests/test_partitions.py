@@ -9,6 +9,7 @@ import asyncpg
 
 from parla_analytics.partitions import PARTITIONED_TABLES, ensure_partitions, ensure_partitions_once
 from parla_analytics.settings import AnalyticsSettings
+from parla_shared.testing import TestEnvironment
 
 
 def _months_from(start: date, count: int) -> list[str]:
@@ -60,11 +61,15 @@ async def test_ensuring_partitions_is_idempotent_and_moves_rows_out_of_the_defau
 
 
 async def test_the_maintenance_task_recreates_a_missing_partition_ahead(
-    analytics_db: asyncpg.Pool, settings: AnalyticsSettings
+    analytics_db: asyncpg.Pool, settings: AnalyticsSettings, test_env: TestEnvironment
 ) -> None:
     furthest = _months_from(datetime.now(UTC).date(), settings.partition_months_ahead + 1)[-1]
     name = f"system_audit_log_{furthest}"
-    await analytics_db.execute(f"DROP TABLE analytics.{name}")  # empty: months ahead
+    owner = await asyncpg.connect(test_env.admin_dsn)  # the service role owns no table: it cannot drop one
+    try:
+        await owner.execute(f"DROP TABLE analytics.{name}")  # empty: months ahead
+    finally:
+        await owner.close()
     assert name not in await _partitions(analytics_db, "system_audit_log")
     assert await ensure_partitions_once(settings) == 1
     assert name in await _partitions(analytics_db, "system_audit_log")

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from parla_shared.db import SystemPath
 from parla_shared.testing import TestEnvironment
 
 
@@ -17,6 +18,19 @@ async def as_service(test_env: TestEnvironment, client: Any) -> AsyncIterator[as
     """The progress service's own login role (no superuser, so row-level security applies)."""
     del client  # migrations ran; the service is up
     connection = await asyncpg.connect(test_env.service_dsn("progress"))
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def as_system(test_env: TestEnvironment, client: Any) -> AsyncIterator[asyncpg.Connection]:
+    """The same role on a named system path (as a consumer runs): every learner's rows."""
+    del client
+    connection = await asyncpg.connect(
+        test_env.service_dsn("progress"), server_settings={"app.system_path": SystemPath.CONSUMER.value}
+    )
     try:
         yield connection
     finally:
@@ -76,31 +90,31 @@ async def test_the_prds_five_achievements_are_seeded(as_service: asyncpg.Connect
         ),
     ],
 )
-async def test_check_constraints(as_service: asyncpg.Connection, statement: str, constraint: str) -> None:
+async def test_check_constraints(as_system: asyncpg.Connection, statement: str, constraint: str) -> None:
     with pytest.raises(asyncpg.CheckViolationError) as raised:
-        await as_service.execute(statement, uuid.uuid4())
+        await as_system.execute(statement, uuid.uuid4())
     assert raised.value.constraint_name == constraint
 
 
-async def test_unique_constraints(as_service: asyncpg.Connection) -> None:
+async def test_unique_constraints(as_system: asyncpg.Connection) -> None:
     user, course = uuid.uuid4(), uuid.uuid4()
-    await as_service.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
+    await as_system.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
     with pytest.raises(asyncpg.UniqueViolationError):
-        await as_service.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
-    await as_service.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
+        await as_system.execute("INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", user, course)
+    await as_system.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
     with pytest.raises(asyncpg.UniqueViolationError):
-        await as_service.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
+        await as_system.execute("INSERT INTO progress.user_daily_xp (user_id, date) VALUES ($1, '2030-01-01')", user)
 
 
-async def test_updated_at_is_maintained_by_a_trigger(as_service: asyncpg.Connection) -> None:
+async def test_updated_at_is_maintained_by_a_trigger(as_system: asyncpg.Connection) -> None:
     user = uuid.uuid4()
-    await as_service.execute(
+    await as_system.execute(
         "INSERT INTO progress.learners (user_id, created_at, updated_at) "
         "VALUES ($1, now() - interval '1 day', now() - interval '1 day')",
         user,
     )
-    await as_service.execute("UPDATE progress.learners SET total_xp = 10 WHERE user_id = $1", user)
-    row = await as_service.fetchrow("SELECT created_at, updated_at FROM progress.learners WHERE user_id = $1", user)
+    await as_system.execute("UPDATE progress.learners SET total_xp = 10 WHERE user_id = $1", user)
+    row = await as_system.fetchrow("SELECT created_at, updated_at FROM progress.learners WHERE user_id = $1", user)
     assert row["updated_at"] > row["created_at"]
 
 
@@ -130,9 +144,13 @@ async def test_the_prds_indexes_exist(as_service: asyncpg.Connection) -> None:
     } <= names
 
 
-async def test_row_level_security_shows_a_learner_only_their_rows(as_service: asyncpg.Connection) -> None:
+async def test_row_level_security_shows_a_learner_only_their_rows_and_fails_closed(
+    as_service: asyncpg.Connection, as_system: asyncpg.Connection
+) -> None:
     mine, theirs = uuid.uuid4(), uuid.uuid4()
-    await as_service.execute("INSERT INTO progress.learners (user_id) VALUES ($1), ($2)", mine, theirs)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        await as_service.execute("INSERT INTO progress.learners (user_id) VALUES ($1)", mine)
+    await as_system.execute("INSERT INTO progress.learners (user_id) VALUES ($1), ($2)", mine, theirs)
     async with as_service.transaction():
         await as_service.execute("SELECT set_config('app.user_id', $1, true)", str(mine))
         visible = {
@@ -148,7 +166,11 @@ async def test_row_level_security_shows_a_learner_only_their_rows(as_service: as
             await as_service.execute(
                 "INSERT INTO progress.user_courses (user_id, course_id) VALUES ($1, $2)", theirs, uuid.uuid4()
             )
-    # Without an acting user (consumers, relays) every row is visible.
+    # Without an acting user or a named system path: no learner's rows at all, in any user table.
+    for table in ("learners", "user_courses", "user_daily_xp", "lesson_sessions", "user_hearts_log"):
+        assert await as_service.fetchval(f"SELECT count(*) FROM progress.{table}") == 0, table  # noqa: S608
     assert (
-        await as_service.fetchval("SELECT count(*) FROM progress.learners WHERE user_id IN ($1, $2)", mine, theirs) == 2
+        await as_system.fetchval("SELECT count(*) FROM progress.learners WHERE user_id IN ($1, $2)", mine, theirs) == 2
     )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+        await as_service.execute("ALTER TABLE progress.learners DISABLE ROW LEVEL SECURITY")

@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from parla_shared.context import acting_user_id
+from parla_shared.context import acting_user_id, system_path
 
 ALLOWED_ALGORITHMS = ("EdDSA", "ES256")
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti"]
@@ -158,9 +158,14 @@ class AuthenticationMiddleware(ASGIMiddleware):
         principal = await self._verifier.verify(token) if token else None
         scope["user"] = principal
         reset = acting_user_id.set(principal.user_id if principal else None)
+        # A route that runs a named system path declares it in its ``opt`` (``parla_shared.db.route_system_path``).
+        route_handler = scope.get("route_handler")
+        path = route_handler.opt.get("system_path") if route_handler is not None else None
+        reset_path = system_path.set(path)
         try:
             await next_app(scope, receive, send)
         finally:
+            system_path.reset(reset_path)
             acting_user_id.reset(reset)
 
 

@@ -20,3 +20,6 @@ request_context: ContextVar[RequestContext] = ContextVar(
 )
 # The acting user: set by authentication, read by the database session (row-level security) and by events.
 acting_user_id: ContextVar[UUID | None] = ContextVar("parla_acting_user_id", default=None)
+# A system path (``parla_shared.db.SystemPath``) the current work runs: read by the database session, which
+# names it in ``app.system_path`` so the tables' ``*_system_path`` policies let it see every user's rows.
+system_path: ContextVar[str | None] = ContextVar("parla_system_path", default=None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
@@ -15,19 +18,56 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
-from parla_shared.context import acting_user_id
+from parla_shared.context import acting_user_id, system_path
 from parla_shared.settings import ServiceSettings
 
 
-# Every transaction of a request acting for a user carries that user's id in ``app.user_id``: row-level
-# security policies on user tables read it, so a request for one learner cannot see or change another
-# learner's rows, whatever the query says. Registered on ``Session`` itself because advanced-alchemy
-# supplies its own sync session maker; every session in a service process belongs to that service.
+class SystemPath(StrEnum):
+    """The work that may read and write every user's rows, by name (the ``*_system_path`` policies).
+
+    Anything else sees only the acting user's rows, or none (docs/decisions.md, "Security: secrets and
+    row-level security").
+    """
+
+    # An event's effect or a dead letter, in a consumer (erasure on ``user.deleted`` included).
+    CONSUMER = "consumer"
+    # An administrator's route reading or changing other users' rows (``requires_admin`` guards it).
+    ADMIN = "admin"
+    # Identity before a user is known: registration, login and token lookups by email or token hash.
+    SIGN_IN = "sign-in"
+    # Operator commands (create-admin, reseal-secrets) and seeds.
+    OPERATOR = "operator"
+
+
+def route_system_path(path: SystemPath) -> dict[str, SystemPath]:
+    """A route handler's ``opt``: its transactions run ``path`` (read by ``AuthenticationMiddleware``)."""
+    return {"system_path": path}
+
+
+@contextmanager
+def running_system_path(path: SystemPath) -> Iterator[None]:
+    """Transactions begun inside the block name ``path`` (consumers, CLIs, seeds)."""
+    token = system_path.set(path)
+    try:
+        yield
+    finally:
+        system_path.reset(token)
+
+
+# Every transaction carries who it acts for in one statement, when it begins: ``app.user_id`` (the
+# authenticated user) and ``app.system_path`` (a named system path). Row-level security policies read them:
+# with neither, user tables show no row. Registered on ``Session`` itself because advanced-alchemy supplies its
+# own sync session maker; every session in a service process belongs to that service.
 @event.listens_for(Session, "after_begin")
 def _set_acting_user(_session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
     user_id = acting_user_id.get()
-    if user_id is not None:
-        connection.execute(text("SELECT set_config('app.user_id', :user_id, true)"), {"user_id": str(user_id)})
+    path = system_path.get()
+    if user_id is None and path is None:
+        return
+    connection.execute(
+        text("SELECT set_config('app.user_id', :user_id, true), set_config('app.system_path', :path, true)"),
+        {"user_id": "" if user_id is None else str(user_id), "path": path or ""},
+    )
 
 
 # Bound parameters are passwords, token hashes, emails and answers: SQLAlchemy leaves them out of its log lines

@@ -50,9 +50,18 @@ def run_migrations(*, schema: str, target_metadata: MetaData | None = None) -> N
         with context.begin_transaction():
             context.run_migrations()
 
+    # The schema's owner role (``parla_<service>_owner``), taken for the whole session: every object the
+    # migrations create belongs to it, and the service's login role only gets the DML its default privileges grant.
+    role = os.environ.get("PARLA_MIGRATION_ROLE")
+    connect_args = {"server_settings": {"role": role}} if role else {}
+
     async def run() -> None:
         engine = async_engine_from_config(
-            {"sqlalchemy.url": _database_url()}, prefix="sqlalchemy.", poolclass=pool.NullPool
+            {"sqlalchemy.url": _database_url()},
+            prefix="sqlalchemy.",
+            poolclass=pool.NullPool,
+            connect_args=connect_args,
+            hide_parameters=True,
         )
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
@@ -103,11 +112,8 @@ def add_updated_at_trigger(schema: str, table: str) -> None:
 
 
 def user_row_security_sql(schema: str, table: str, column: str = "user_id") -> list[str]:
-    """Rows visible only to the acting user while ``app.user_id`` is set (see ``parla_shared.db``).
-
-    System work (consumers, relays, admin jobs) runs without it and sees every row. FORCE makes the
-    policy apply to the owning service role too.
-    """
+    """Version 1 (progress 0002), superseded by ``fail_closed_row_security_sql``: rows visible to the acting
+    user while ``app.user_id`` is set, and to anyone while it is not (failed open)."""
     acting = "NULLIF(current_setting('app.user_id', true), '')"
     return [
         f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY",
@@ -121,3 +127,39 @@ def user_row_security_sql(schema: str, table: str, column: str = "user_id") -> l
 def enable_user_row_security(schema: str, table: str, column: str = "user_id") -> None:
     for statement in user_row_security_sql(schema, table, column):
         op.execute(statement)
+
+
+# What the session sets per transaction (``parla_shared.db``): the acting user, or the name of a system path.
+ACTING_USER = "NULLIF(current_setting('app.user_id', true), '')::uuid"
+SYSTEM_PATH = "NULLIF(current_setting('app.system_path', true), '')"
+
+
+def fail_closed_row_security_sql(schema: str, table: str, column: str = "user_id") -> list[str]:
+    """Row-level security that fails closed: two named, permissive policies and nothing else.
+
+    - ``<table>_acting_user``: the rows whose ``column`` is the acting user (``app.user_id``);
+    - ``<table>_system_path``: every row, while the transaction names a system path (``app.system_path``: an
+      event consumer, erasure, an admin read, a sign-in lookup — ``parla_shared.db.SystemPath``).
+    With neither set a query sees no row and writes none. FORCE binds the table's owner too; the service's
+    login role is no owner (it only has DML), so it cannot switch the policies off.
+    """
+    return [
+        f"ALTER TABLE {schema}.{table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {schema}.{table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {table}_acting_user ON {schema}.{table} "
+        f"USING ({column} = {ACTING_USER}) WITH CHECK ({column} = {ACTING_USER})",
+        f"CREATE POLICY {table}_system_path ON {schema}.{table} "
+        f"USING ({SYSTEM_PATH} IS NOT NULL) WITH CHECK ({SYSTEM_PATH} IS NOT NULL)",
+    ]
+
+
+def enable_fail_closed_row_security(schema: str, table: str, column: str = "user_id") -> None:
+    for statement in fail_closed_row_security_sql(schema, table, column):
+        op.execute(statement)
+
+
+def disable_row_security(schema: str, table: str) -> None:
+    op.execute(f"DROP POLICY IF EXISTS {table}_acting_user ON {schema}.{table}")
+    op.execute(f"DROP POLICY IF EXISTS {table}_system_path ON {schema}.{table}")
+    op.execute(f"ALTER TABLE {schema}.{table} NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {schema}.{table} DISABLE ROW LEVEL SECURITY")

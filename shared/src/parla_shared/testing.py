@@ -283,9 +283,9 @@ class ServiceContract:
         await create_database(test_env.maintenance_dsn(), database)
         try:
             await bootstrap_roles_and_schemas(test_env.maintenance_dsn(), database, test_env.role_passwords)
-            dsn = role_dsn(test_env.admin_dsn, database, service, test_env.role_passwords[service])
+            admin_dsn = with_database(test_env.admin_dsn, database)
             for direction, revision in (("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head")):
-                await asyncio.to_thread(migrate, test_env.root, service, dsn, revision, direction=direction)
+                await asyncio.to_thread(migrate, test_env.root, service, admin_dsn, revision, direction=direction)
             connection = await asyncpg.connect(with_database(test_env.admin_dsn, database))
             try:
                 tables = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", service)

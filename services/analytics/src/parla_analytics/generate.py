@@ -26,6 +26,7 @@ import asyncpg
 from parla_analytics.audit import entry_hash
 from parla_analytics.partitions import ensure_partitions
 from parla_analytics.settings import DEV_AUDIT_HMAC_KEY
+from parla_shared.db import SystemPath
 from parla_shared.service import plain_dsn
 
 USERS_SQL = """
@@ -174,7 +175,10 @@ async def generate(
     """Adds about ``events`` activity rows (every user's registration included); returns timings."""
     now = datetime.now(UTC)
     start = now - timedelta(days=days)
-    connection = await asyncpg.connect(plain_dsn(dsn), server_settings={"search_path": "analytics"})
+    # A bulk operator job writing every generated user's activity: the system path, for the whole connection.
+    connection = await asyncpg.connect(
+        plain_dsn(dsn), server_settings={"search_path": "analytics", "app.system_path": SystemPath.OPERATOR.value}
+    )
     started = time.perf_counter()
     try:
         months = (now.year - start.year) * 12 + now.month - start.month

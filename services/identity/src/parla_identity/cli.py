@@ -29,8 +29,12 @@ from parla_identity import domain
 from parla_identity.domain import Identity
 from parla_identity.seeding import SeededAccount, seed_learners
 from parla_identity.settings import IdentitySettings
+<<<<<<< HEAD
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
+=======
+from parla_shared.db import SystemPath, running_system_path
+>>>>>>> 1a529ae (Row-level security fails closed everywhere a user's data lives: owner roles run migrations and own the schemas, service roles get DML only; identity user tables and analytics' activity log join progress; system paths (consumer, admin, sign-in, operator) are named in code and set with the acting user in one statement)
 from parla_shared.problems import Problem
 from parla_shared.settings import SettingsError
 
@@ -105,6 +109,12 @@ async def seed_learner_accounts(settings: IdentitySettings, learners: int, admin
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # An operator's command acts on any account: a named system path for row-level security.
+    with running_system_path(SystemPath.OPERATOR):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parla_identity.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     admin = commands.add_parser("create-admin", help="create an administrator (idempotent)")

@@ -13,6 +13,7 @@ import sys
 from parla_identity.cli import create_admin
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_shared.db import SystemPath, running_system_path
 
 
 async def seed(settings: IdentitySettings) -> str:
@@ -30,7 +31,8 @@ async def seed(settings: IdentitySettings) -> str:
 
 
 def main() -> int:
-    print(f"identity seed: {asyncio.run(seed(IdentitySettings.from_env()))}")
+    with running_system_path(SystemPath.OPERATOR):  # creates or promotes an account: row-level security
+        print(f"identity seed: {asyncio.run(seed(IdentitySettings.from_env()))}")
     return 0
 
 

@@ -15,7 +15,14 @@ SERVICES = ("identity", "curriculum", "progress", "analytics")
 
 
 def role_name(service: str) -> str:
+    """The service's login role: data (DML) only, never the owner of what it reads and writes."""
     return f"parla_{service}"
+
+
+def owner_role(service: str) -> str:
+    """Owns the service's schema and every object in it; runs its migrations. Cannot log in (NOLOGIN): the
+    migration connects as the administrator and takes this role for the session."""
+    return f"parla_{service}_owner"
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -59,26 +66,53 @@ async def bootstrap_roles_and_schemas(admin_dsn: str, database: str, passwords: 
             # preloaded, which the embedded server and the CloudNativePG cluster do.
             await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         for service in SERVICES:
-            role = role_name(service)
-            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-            verb = "ALTER" if exists else "CREATE"
-            quoted_password = await connection.fetchval("SELECT quote_literal($1)", passwords[service])
-            await connection.execute(
-                f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {quoted_password}"
-            )
-            await connection.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
-            await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {role}")
-            await connection.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
+            await _bootstrap_service(connection, database, service, passwords[service])
     finally:
         await connection.close()
+
+
+async def _bootstrap_service(connection: asyncpg.Connection, database: str, service: str, password: str) -> None:
+    role, owner = role_name(service), owner_role(service)
+    # NOBYPASSRLS on both: row-level security binds the service role, and nothing here may switch it off.
+    for name, attributes in ((owner, "NOLOGIN"), (role, "LOGIN")):
+        exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+        verb = "ALTER" if exists else "CREATE"
+        await connection.execute(f"{verb} ROLE {name} {attributes} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")
+    quoted_password = await connection.fetchval("SELECT quote_literal($1)", password)
+    await connection.execute(f"ALTER ROLE {role} PASSWORD {quoted_password}")
+    # The administrator running the migrations takes the owner role (on a managed server it is no superuser).
+    await connection.execute(f"GRANT {owner} TO CURRENT_USER")
+    await connection.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
+    schema_owner = await connection.fetchval(
+        "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1", service
+    )
+    await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {owner}")
+    await connection.execute(f"REVOKE ALL ON SCHEMA {service} FROM PUBLIC")
+    await connection.execute(f"GRANT USAGE ON SCHEMA {service} TO {role}")
+    # Data, not structure: no CREATE on the schema, no TRUNCATE/REFERENCES/TRIGGER, no ownership (so no ALTER
+    # TABLE … DISABLE ROW LEVEL SECURITY). Tables the owner's migrations make get these through its default
+    # privileges; a migration may take some back (the audit log's UPDATE/DELETE), so they are not re-granted here.
+    dml = "SELECT, INSERT, UPDATE, DELETE"
+    if schema_owner == role:
+        # Once, for a database made before the owner roles existed: the login role owned everything.
+        await connection.execute(f"ALTER SCHEMA {service} OWNER TO {owner}")
+        await connection.execute(f"REASSIGN OWNED BY {role} TO {owner}")
+        await connection.execute(f"GRANT {dml} ON ALL TABLES IN SCHEMA {service} TO {role}")
+        await connection.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {service} TO {role}")
+    await connection.execute(
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {service} GRANT {dml} ON TABLES TO {role}"
+    )
+    await connection.execute(
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {service} GRANT USAGE, SELECT ON SEQUENCES TO {role}"
+    )
 
 
 def migrations_dir(root: Path, service: str) -> Path:
     return root / "migrations" / service
 
 
-def migrate(root: Path, service: str, dsn: str, revision: str = "head", *, direction: str = "upgrade") -> None:
-    """Run the service's Alembic environment as the service's own role."""
+def migrate(root: Path, service: str, admin_dsn: str, revision: str = "head", *, direction: str = "upgrade") -> None:
+    """Run the service's Alembic environment as the schema's owner role (``admin_dsn`` names the database)."""
     subprocess.run(  # noqa: S603 - fixed command
         [
             sys.executable,
@@ -90,6 +124,6 @@ def migrate(root: Path, service: str, dsn: str, revision: str = "head", *, direc
             revision,
         ],
         check=True,
-        env={**os.environ, "PARLA_DATABASE_URL": dsn},
+        env={**os.environ, "PARLA_DATABASE_URL": admin_dsn, "PARLA_MIGRATION_ROLE": owner_role(service)},
         cwd=root,
     )

@@ -174,8 +174,8 @@ def prepare_database(root: Path, admin_dsn: str, database: str, passwords: Mappi
     asyncio.run(create_database(admin_dsn, database))
     asyncio.run(bootstrap_roles_and_schemas(admin_dsn, database, passwords))
     dsns = {service: role_dsn(admin_dsn, database, service, passwords[service]) for service in SERVICES}
-    for service, dsn in dsns.items():
-        migrate(root, service, dsn)
+    for service in SERVICES:
+        migrate(root, service, with_database(admin_dsn, database))
     return dsns
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uuid_utils.compat import uuid7
 
 from parla_shared.context import RequestContext, request_context
+from parla_shared.db import SystemPath, running_system_path
 from parla_shared.events.bus import EventBus, stream_name
 from parla_shared.events.envelope import EventEnvelope, decode_event
 from parla_shared.events.tables import MessagingTables
@@ -148,31 +149,32 @@ class EventConsumer:
 
     async def _apply_all_once(self, events: Sequence[EventEnvelope]) -> None:
         inbox = self._tables.inbox
-        async with self._session_maker() as session, session.begin():
-            first_time = set(
-                (
-                    await session.execute(
-                        insert(inbox)
-                        .values(
-                            [
-                                {"event_id": event.id, "consumer": self.subscription.durable, "subject": event.type}
-                                for event in events
-                            ]
+        with running_system_path(SystemPath.CONSUMER):
+            async with self._session_maker() as session, session.begin():
+                first_time = set(
+                    (
+                        await session.execute(
+                            insert(inbox)
+                            .values(
+                                [
+                                    {"event_id": event.id, "consumer": self.subscription.durable, "subject": event.type}
+                                    for event in events
+                                ]
+                            )
+                            .on_conflict_do_nothing()
+                            .returning(inbox.c.event_id)
                         )
-                        .on_conflict_do_nothing()
-                        .returning(inbox.c.event_id)
-                    )
-                ).scalars()
-            )
-            for event in events:
-                if event.id not in first_time:
-                    continue
-                first_time.discard(event.id)  # the same event twice in one batch: applied once
-                token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
-                try:
-                    await self.subscription.handler(session, event)
-                finally:
-                    request_context.reset(token)
+                    ).scalars()
+                )
+                for event in events:
+                    if event.id not in first_time:
+                        continue
+                    first_time.discard(event.id)  # the same event twice in one batch: applied once
+                    token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
+                    try:
+                        await self.subscription.handler(session, event)
+                    finally:
+                        request_context.reset(token)
 
     async def handle(self, message: Msg) -> None:
         deliveries = message.metadata.num_delivered or 1
@@ -206,17 +208,18 @@ class EventConsumer:
 
     async def _apply_once(self, event: EventEnvelope) -> None:
         inbox = self._tables.inbox
-        async with self._session_maker() as session, session.begin():
-            first_time = (
-                await session.execute(
-                    insert(inbox)
-                    .values(event_id=event.id, consumer=self.subscription.durable, subject=event.type)
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
-                )
-            ).first()
-            if first_time is not None:
-                await self.subscription.handler(session, event)
+        with running_system_path(SystemPath.CONSUMER):
+            async with self._session_maker() as session, session.begin():
+                first_time = (
+                    await session.execute(
+                        insert(inbox)
+                        .values(event_id=event.id, consumer=self.subscription.durable, subject=event.type)
+                        .on_conflict_do_nothing()
+                        .returning(inbox.c.event_id)
+                    )
+                ).first()
+                if first_time is not None:
+                    await self.subscription.handler(session, event)
 
     async def _dead_letter(self, message: Msg, event: EventEnvelope | None, deliveries: int, error: str) -> None:
         dead_letters = self._tables.dead_letters

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parla_analytics import queries
 from parla_analytics.schemas import ActivityPage
 from parla_shared.auth import Principal, requires_admin, requires_user
+from parla_shared.db import SystemPath, route_system_path
 from parla_shared.problems import problem_responses
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size (1..100)")]
@@ -38,6 +39,7 @@ class ActivityController(Controller):
     @get(
         "/users/{user_id:uuid}/activity",
         guards=[requires_admin],
+        opt=route_system_path(SystemPath.ADMIN),
         summary="A user's activity, newest first (admin)",
         responses=problem_responses(400, 401, 403),
     )

@@ -17,6 +17,7 @@ from parla_identity.controllers.users import erase_user
 from parla_identity.models import ROLES, User, UserRole
 from parla_identity.schemas import RolesRead, UserPage, UserRead
 from parla_shared.auth import Principal, requires_admin
+from parla_shared.db import SystemPath, route_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
 from parla_shared.schemas import STORABLE_TEXT_PATTERN
@@ -39,6 +40,8 @@ class AdminUsersController(Controller):
     path = "/admin/users"
     tags = ["admin"]
     guards = [requires_admin]
+    # Other users' rows: a named system path (row-level security, docs/decisions.md "Security").
+    opt = route_system_path(SystemPath.ADMIN)
     security = [{"BearerToken": []}]
 
     @get(

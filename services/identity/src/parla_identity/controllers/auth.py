@@ -29,6 +29,7 @@ from parla_identity.schemas import (
     VerifyEmailRequest,
 )
 from parla_shared.context import request_context
+from parla_shared.db import SystemPath, route_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
 
@@ -55,6 +56,9 @@ def reset_mail(identity: Identity, email: str, name: str, token: str) -> Backgro
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
+    # Before a user is known (lookups by email, refresh or one-time token): a named system path for
+    # row-level security (docs/decisions.md "Security").
+    opt = route_system_path(SystemPath.SIGN_IN)
 
     @post(
         "/register",

@@ -18,6 +18,7 @@ from parla_identity.models import OAuthProvider, User
 from parla_identity.oauth import OAuthClients, ProviderUser, placeholder_email, provider_token_context
 from parla_identity.schemas import TokenPair
 from parla_shared.context import request_context
+from parla_shared.db import SystemPath, route_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
 
@@ -113,6 +114,8 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
 class OAuthController(Controller):
     path = "/auth/oauth"
     tags = ["auth"]
+    # Finds or links the account of a provider identity before a user is known: a named system path.
+    opt = route_system_path(SystemPath.SIGN_IN)
 
     @get(
         "/{provider:str}/authorize",
