@@ -198,3 +198,28 @@ async def test_expired_refresh_tokens_are_found_by_index(db: asyncpg.Connection)
         await db.execute("SET LOCAL enable_seqscan = off")
         plan = await db.fetch("EXPLAIN DELETE FROM identity.refresh_tokens WHERE expires_at < now() - interval '1 day'")
     assert "ix_refresh_tokens_expires_at" in "\n".join(row[0] for row in plan)
+
+
+async def test_user_tables_fail_closed_for_the_service_role(test_env: TestEnvironment, db: asyncpg.Connection) -> None:
+    """NFR-8: identity's own login role sees a user's rows only acting for that user or on a named system path."""
+    mine, theirs = await _user(db), await _user(db)
+    for user in (mine, theirs):
+        await db.execute("INSERT INTO identity.user_roles (user_id, role) VALUES ($1, 'admin')", user)
+    service = await asyncpg.connect(test_env.service_dsn("identity"))
+    try:
+        for table in ("users", "user_roles", "oauth_providers", "refresh_tokens", "user_tokens"):
+            assert await service.fetchval(f"SELECT count(*) FROM identity.{table}") == 0, table  # noqa: S608
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await service.execute("INSERT INTO identity.users (email, name) VALUES ($1, 'Nobody')", new_email())
+        async with service.transaction():
+            await service.execute("SELECT set_config('app.user_id', $1, true)", str(mine))
+            seen = await service.fetch("SELECT id FROM identity.users WHERE id IN ($1, $2)", mine, theirs)
+            assert [row["id"] for row in seen] == [mine]
+            assert await service.execute("DELETE FROM identity.user_roles WHERE user_id = $1", theirs) == "DELETE 0"
+        async with service.transaction():
+            await service.execute("SELECT set_config('app.system_path', 'sign-in', true)")
+            assert await service.fetchval("SELECT count(*) FROM identity.users WHERE id IN ($1, $2)", mine, theirs) == 2
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
+            await service.execute("ALTER TABLE identity.users DISABLE ROW LEVEL SECURITY")
+    finally:
+        await service.close()

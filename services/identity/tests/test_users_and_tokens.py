@@ -20,6 +20,7 @@ from sqlalchemy import text
 from parla_identity import domain
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_shared.db import SystemPath, running_system_path
 from parla_shared.testing import bearer
 
 
@@ -116,9 +117,10 @@ async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Conn
 
 async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str, str]]:
     address = new_email("admin")
-    async with identity.keys._sessions()() as session, session.begin():
-        admin = await domain.create_admin(identity, session, address, PASSWORD, "Admin")
-        admin_id = str(admin.id)
+    with running_system_path(SystemPath.OPERATOR):  # as create-admin does
+        async with identity.keys._sessions()() as session, session.begin():
+            admin = await domain.create_admin(identity, session, address, PASSWORD, "Admin")
+            admin_id = str(admin.id)
     pair = await login(client, address)
     return admin_id, bearer(pair["access_token"])
 
@@ -299,12 +301,14 @@ async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettin
     )
     new_identity = Identity.from_settings(rotated)
     try:
-        async with new_identity.keys._sessions()() as session, session.begin():
-            assert await domain.reseal_secrets(new_identity, session) >= 1
-            sealed = (await session.execute(text("SELECT private_key_encrypted FROM identity.signing_keys"))).scalars()
-            assert all(value.startswith("v1.k2.") for value in sealed)
-            # Rolled back: the running service keeps its key, which this test must not take away.
-            await session.rollback()
+        with running_system_path(SystemPath.OPERATOR):  # as reseal-secrets does: every user's OAuth tokens
+            async with new_identity.keys._sessions()() as session, session.begin():
+                assert await domain.reseal_secrets(new_identity, session) >= 1
+                statement = text("SELECT private_key_encrypted FROM identity.signing_keys")
+                sealed = (await session.execute(statement)).scalars()
+                assert all(value.startswith("v1.k2.") for value in sealed)
+                # Rolled back: the running service keeps its key, which this test must not take away.
+                await session.rollback()
     finally:
         await new_identity.keys.close()
 

@@ -15,7 +15,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
 from parla_shared.context import acting_user_id, system_path
@@ -37,11 +37,21 @@ class SystemPath(StrEnum):
     SIGN_IN = "sign-in"
     # Operator commands (create-admin, reseal-secrets) and seeds.
     OPERATOR = "operator"
+    # A service's own periodic clean-up of expired rows (identity's expired tokens).
+    HOUSEKEEPING = "housekeeping"
 
 
 def route_system_path(path: SystemPath) -> dict[str, SystemPath]:
     """A route handler's ``opt``: its transactions run ``path`` (read by ``AuthenticationMiddleware``)."""
     return {"system_path": path}
+
+
+SET_SYSTEM_PATH = text("SELECT set_config('app.system_path', :path, true)")
+
+
+async def name_system_path(connection: AsyncConnection, path: SystemPath) -> None:
+    """For work on a bare connection (no ORM session): the rest of its transaction runs ``path``."""
+    await connection.execute(SET_SYSTEM_PATH, {"path": path.value})
 
 
 @contextmanager

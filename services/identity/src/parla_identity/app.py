@@ -19,6 +19,7 @@ from parla_identity.controllers.users import MeController
 from parla_identity.domain import Identity
 from parla_identity.oauth import OAuthClients
 from parla_identity.settings import IdentitySettings
+from parla_shared.db import SystemPath, name_system_path
 from parla_shared.service import ServiceDefinition, build_service_app
 
 _log = structlog.get_logger("parla.identity")
@@ -40,6 +41,8 @@ def key_maintenance(identity: Identity) -> object:
                 try:
                     await identity.keys.ensure_active_key()
                     async with identity.keys.engine.begin() as connection:
+                        # Every user's expired tokens: a named system path for row-level security.
+                        await name_system_path(connection, SystemPath.HOUSEKEEPING)
                         for statement in _HOUSEKEEPING:
                             await connection.execute(text(statement))
                         await connection.execute(
