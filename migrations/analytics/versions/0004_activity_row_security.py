@@ -57,7 +57,8 @@ ENSURE_PARTITIONS = ENSURE_PARTITIONS_0003.replace(
     "        END IF;\n"
     "        made := made + 1;\n",
 )
-assert ENSURE_PARTITIONS.count(SERVICE_ROLE) == 1 and "ENABLE ROW LEVEL SECURITY" in ENSURE_PARTITIONS
+assert ENSURE_PARTITIONS.count(SERVICE_ROLE) == 1
+assert "ENABLE ROW LEVEL SECURITY" in ENSURE_PARTITIONS
 
 
 def _each_partition(parent: str, statement: str) -> None:
