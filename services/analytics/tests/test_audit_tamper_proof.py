@@ -144,9 +144,12 @@ async def test_partition_maintenance_still_moves_audit_rows_out_of_the_default_p
             MONTH,
         )
     try:
-        # The default partition keeps DELETE for this move, but the trigger refuses any other delete.
-        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        # The move is the schema owner's, inside the function: the service role may not delete from the default
+        # partition at all, and the trigger refuses any other delete even to whoever may (the superuser).
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
             await analytics_db.execute("DELETE FROM system_audit_log_default WHERE id = $1", moved_id)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await superuser.execute("DELETE FROM system_audit_log_default WHERE id = $1", moved_id)
         made = await analytics_db.fetchval(
             "SELECT analytics.ensure_monthly_partitions('system_audit_log', 0, $1::date)",
             MONTH,
