@@ -29,12 +29,9 @@ from parla_identity import domain
 from parla_identity.domain import Identity
 from parla_identity.seeding import SeededAccount, seed_learners
 from parla_identity.settings import IdentitySettings
-<<<<<<< HEAD
+from parla_shared.db import SystemPath, running_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
-=======
-from parla_shared.db import SystemPath, running_system_path
->>>>>>> 1a529ae (Row-level security fails closed everywhere a user's data lives: owner roles run migrations and own the schemas, service roles get DML only; identity user tables and analytics' activity log join progress; system paths (consumer, admin, sign-in, operator) are named in code and set with the acting user in one statement)
 from parla_shared.problems import Problem
 from parla_shared.settings import SettingsError
 
