@@ -21,9 +21,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_identity import domain
 from parla_identity.domain import Identity
@@ -36,10 +39,18 @@ from parla_shared.problems import Problem
 from parla_shared.settings import SettingsError
 
 
+@asynccontextmanager
+async def operator_session(identity: Identity) -> AsyncIterator[AsyncSession]:
+    """A transaction on the operator system path: these commands act on any account (row-level security)."""
+    with running_system_path(SystemPath.OPERATOR):
+        async with identity.keys._sessions()() as session, session.begin():
+            yield session
+
+
 async def create_admin(settings: IdentitySettings, email: str, password: str, name: str) -> str:
     identity = Identity.from_settings(settings)
     try:
-        async with identity.keys._sessions()() as session, session.begin():
+        async with operator_session(identity) as session:
             user = await domain.create_admin(identity, session, email, password, name)
             return f"admin {user.email} ({user.id})"
     finally:
@@ -57,7 +68,7 @@ async def rotate_signing_key(settings: IdentitySettings) -> str:
 async def reseal_secrets(settings: IdentitySettings) -> str:
     identity = Identity.from_settings(settings)
     try:
-        async with identity.keys._sessions()() as session, session.begin():
+        async with operator_session(identity) as session:
             count = await domain.reseal_secrets(identity, session)
         return f"{count} secrets now sealed with key {identity.box.current_key_id}"
     finally:
@@ -86,7 +97,7 @@ async def seed_learner_accounts(settings: IdentitySettings, learners: int, admin
     outbox = Outbox(MessagingTables(settings.db_schema), producer=settings.service_name)
     started = time.perf_counter()
     try:
-        async with identity.keys._sessions()() as session, session.begin():
+        async with operator_session(identity) as session:
             result = await seed_learners(identity, session, outbox, learners, admins)
     finally:
         await identity.keys.close()
@@ -106,12 +117,6 @@ async def seed_learner_accounts(settings: IdentitySettings, learners: int, admin
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # An operator's command acts on any account: a named system path for row-level security.
-    with running_system_path(SystemPath.OPERATOR):
-        return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parla_identity.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     admin = commands.add_parser("create-admin", help="create an administrator (idempotent)")

@@ -13,7 +13,6 @@ import sys
 from parla_identity.cli import create_admin
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
-from parla_shared.db import SystemPath, running_system_path
 
 
 async def seed(settings: IdentitySettings) -> str:
@@ -31,8 +30,7 @@ async def seed(settings: IdentitySettings) -> str:
 
 
 def main() -> int:
-    with running_system_path(SystemPath.OPERATOR):  # creates or promotes an account: row-level security
-        print(f"identity seed: {asyncio.run(seed(IdentitySettings.from_env()))}")
+    print(f"identity seed: {asyncio.run(seed(IdentitySettings.from_env()))}")
     return 0
 
 
