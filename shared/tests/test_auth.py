@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -53,6 +54,11 @@ def _unsigned(user_id: uuid.UUID) -> str:
             id="hs256-with-known-kid",
         ),
         pytest.param(lambda key, uid: key.token(uid)[:-4] + "AAAA", id="tampered-signature"),
+        # RFC 8725 §3.11: a JWT from the same key that does not declare itself an access token (an ID token, a
+        # service token) is refused.
+        pytest.param(lambda key, uid: key.token(uid, token_type=None), id="no-typ"),
+        pytest.param(lambda key, uid: key.token(uid, token_type="JWT"), id="typ-jwt"),
+        pytest.param(lambda key, uid: key.token(uid, token_type="id_token+jwt"), id="typ-other"),
     ],
 )
 async def test_forged_or_stale_tokens_are_rejected(
@@ -73,3 +79,47 @@ async def test_a_rotated_key_is_fetched_when_first_seen() -> None:
         server.keys.append(new)  # identity publishes the new key beside the old one
         assert (await verifier.verify(new.token(uuid.uuid4()))).roles == ()
         assert (await verifier.verify(old.token(uuid.uuid4()))).roles == ()
+
+
+async def test_the_access_token_type_may_be_written_as_a_media_type(
+    verifier: TokenVerifier, signing_key: SigningKey
+) -> None:
+    assert (await verifier.verify(signing_key.token(uuid.uuid4(), token_type="application/AT+JWT"))).roles == ()
+
+
+async def test_a_key_withdrawn_from_the_jwks_stops_verifying_on_schedule() -> None:
+    """Not only an unknown key id refreshes the keys: a key identity no longer publishes stops working here within
+    the refresh interval, although tokens signed by it keep naming a key id this verifier knows."""
+    withdrawn, kept = SigningKey(), SigningKey()
+    with JwksServer([withdrawn, kept]) as server:
+        source = HttpJwksKeySource(server.url, refresh_seconds=0.2)
+        verifier = TokenVerifier(source, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+        await verifier.verify(withdrawn.token(uuid.uuid4()))
+        refresher = asyncio.create_task(source.keep_fresh())
+        try:
+            server.keys.remove(withdrawn)
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                try:
+                    await verifier.verify(withdrawn.token(uuid.uuid4()))
+                except NotAuthorizedException:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "the withdrawn key still verifies"
+                await asyncio.sleep(0.05)
+            await verifier.verify(kept.token(uuid.uuid4()))
+        finally:
+            refresher.cancel()
+
+
+async def test_a_failed_scheduled_refresh_keeps_the_last_good_keys() -> None:
+    key = SigningKey()
+    with JwksServer([key]) as server:
+        source = HttpJwksKeySource(server.url, refresh_seconds=0.1, timeout=0.5)
+        verifier = TokenVerifier(source, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+        await verifier.verify(key.token(uuid.uuid4()))
+    refresher = asyncio.create_task(source.keep_fresh())  # the JWKS server is gone now
+    try:
+        await asyncio.sleep(0.5)
+        await verifier.verify(key.token(uuid.uuid4()))
+    finally:
+        refresher.cancel()

@@ -100,6 +100,13 @@ def test_production_accepts_a_strong_database_password_or_none() -> None:
         assert ProbeSettings.from_env({"PARLA_DATABASE_URL": url}).environment == "production"
 
 
+@pytest.mark.parametrize("secret", ["parla-dev-service-secret", "CHANGE-ME-progress-client-secret", "short"])
+def test_production_refuses_a_weak_service_client_secret(secret: str) -> None:
+    """Unset, a service gets no service token in production; set, it must be a real secret."""
+    with pytest.raises(SettingsError, match=r"refusing to start.*PARLA_SERVICE_CLIENT_SECRET "):
+        ProbeSettings.from_env({"PARLA_DATABASE_URL": "postgresql://u@db/parla", "PARLA_SERVICE_CLIENT_SECRET": secret})
+
+
 def test_each_role_has_its_own_password() -> None:
     passwords = role_passwords({"PARLA_PROGRESS_DB_PASSWORD": STRONG})
     assert set(passwords) == set(SERVICES)

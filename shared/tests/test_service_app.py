@@ -3,6 +3,7 @@ the acting user in every transaction, row-level security and per-service roles."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from parla_shared.db import SystemPath, route_system_path
 from parla_shared.migrations import fail_closed_row_security_sql
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
-from parla_shared.testing import JwksServer, TestEnvironment, TokenFactory, bearer
+from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, TokenFactory, bearer
 
 
 class AnalyticsProbeSettings(ServiceSettings, kw_only=True, frozen=True):
@@ -93,7 +94,9 @@ async def probe_client(
     test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     data_dir: Path = tmp_path_factory.mktemp("probe")
-    settings = test_env.settings(AnalyticsProbeSettings, data_dir, jwks_url=jwks_server.url)
+    settings = test_env.settings(
+        AnalyticsProbeSettings, data_dir, jwks_url=jwks_server.url, identity_url=jwks_server.base_url
+    )
     app = build_service_app(ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController]))
     async with AsyncTestClient(app=app) as client:
         yield client
@@ -258,3 +261,29 @@ async def test_user_tables_fail_closed_with_two_named_policies(test_env: TestEnv
     for row in rows:
         assert row["relforcerowsecurity"], row["relname"]
         assert row["policies"] == [f"{row['relname']}_acting_user", f"{row['relname']}_system_path"]
+
+
+async def test_every_service_refetches_the_jwks_on_schedule(
+    test_env: TestEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The app wiring runs the scheduled refresh: a key identity withdraws stops working without a restart."""
+    withdrawn = SigningKey()
+    with JwksServer([withdrawn, SigningKey()]) as jwks:
+        settings = test_env.settings(
+            AnalyticsProbeSettings,
+            tmp_path_factory.mktemp("jwks"),
+            jwks_url=jwks.url,
+            identity_url=jwks.base_url,
+            jwks_refresh_seconds=0.2,
+        )
+        app = build_service_app(
+            ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController])
+        )
+        async with AsyncTestClient(app=app) as client:
+            admin = bearer(withdrawn.token(uuid.uuid4(), ("admin",)))
+            assert (await client.get("/probe/admin-only", headers=admin)).status_code == 200
+            jwks.keys.remove(withdrawn)
+            deadline = asyncio.get_running_loop().time() + 10
+            while (await client.get("/probe/admin-only", headers=admin)).status_code != 401:
+                assert asyncio.get_running_loop().time() < deadline, "the withdrawn key still works"
+                await asyncio.sleep(0.05)

@@ -190,19 +190,22 @@ def test_every_service_rejects_bad_tokens(
     gateway: httpx.Client, identity_key: tuple[str, Ed25519PrivateKey], service: str
 ) -> None:
     kid, key = identity_key
+    at_header = {"kid": kid, "typ": "at+jwt"}  # an access token's JOSE header
     now = datetime.now(UTC)
     bad_tokens = {
-        "alg none": jwt.encode(_claims(), key="", algorithm="none", headers={"kid": kid}),
-        "another key": jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}),
+        "no typ header": jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid}),
+        "typ JWT": jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid, "typ": "JWT"}),
+        "alg none": jwt.encode(_claims(), key="", algorithm="none", headers=at_header),
+        "another key": jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers=at_header),
         "expired": jwt.encode(
             _claims(iat=now - timedelta(hours=1), exp=now - timedelta(minutes=10)),
             key,
             algorithm="EdDSA",
-            headers={"kid": kid},
+            headers=at_header,
         ),
-        "another audience": jwt.encode(_claims(aud="not-parla"), key, algorithm="EdDSA", headers={"kid": kid}),
+        "another audience": jwt.encode(_claims(aud="not-parla"), key, algorithm="EdDSA", headers=at_header),
     }
-    good = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
+    good = jwt.encode(_claims(), key, algorithm="EdDSA", headers=at_header)
     # /health needs no user, so a refusal can only come from verifying the presented token.
     assert gateway.get(f"/api/{service}/health", headers=_bearer(good)).status_code == 200
     for name, token in bad_tokens.items():

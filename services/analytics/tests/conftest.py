@@ -42,7 +42,7 @@ def settings(
     test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AnalyticsSettings:
     data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(AnalyticsSettings, data_dir, jwks_url=jwks_server.url)
+    return test_env.settings(AnalyticsSettings, data_dir, jwks_url=jwks_server.url, identity_url=jwks_server.base_url)
 
 
 @pytest.fixture(scope="session")

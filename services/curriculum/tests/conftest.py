@@ -14,7 +14,7 @@ from parla_curriculum.cli import import_course_file
 from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
 from parla_shared.service import plain_dsn
-from parla_shared.testing import JwksServer, TestEnvironment, bearer
+from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, bearer
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 SHIPPED_COURSE = CHECKOUT / "content" / "courses" / "es-from-en" / "course.yaml"
@@ -34,6 +34,7 @@ def settings(
         CurriculumSettings,
         data_dir,
         jwks_url=jwks_server.url,
+        identity_url=jwks_server.base_url,
         public_url="http://parla.test",
         # Every read checks the content revision: a change made by another connection (the CLI import
         # fixtures) is seen at once. The interval itself is tested in test_content_cache.py.
@@ -61,6 +62,12 @@ def admin_headers(make_token: Callable[..., str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def learner_headers(make_token: Callable[..., str]) -> dict[str, str]:
     return bearer(make_token(uuid4(), ()))
+
+
+@pytest.fixture(scope="session")
+def grader_headers(signing_key: SigningKey) -> dict[str, str]:
+    """Progress' service token for curriculum: what the internal grading route accepts."""
+    return bearer(signing_key.service_token("progress", "curriculum"))
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ async def test_shipped_course_imports_twice_without_duplicates(
 
 
 async def test_edited_course_reimports_in_place(
-    client: Client, admin_headers: dict[str, str], learner_headers: dict[str, str], db: asyncpg.Connection
+    client: Client, admin_headers: dict[str, str], grader_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     original = german_course()
     created = await import_document(client, admin_headers, original)
@@ -235,11 +235,11 @@ async def test_edited_course_reimports_in_place(
     graded = await client.post(
         f"/internal/exercises/{ids_after['basics-1-thanks']}/check",
         json={"answer": "danke schön"},
-        headers=learner_headers,
+        headers=grader_headers,
     )
     assert graded.json()["correct_answer"] == "Danke schön"
     gone = await client.post(
-        f"/internal/exercises/{ids_before['basics-1-mc-bye']}/check", json={"answer": "x"}, headers=learner_headers
+        f"/internal/exercises/{ids_before['basics-1-mc-bye']}/check", json={"answer": "x"}, headers=grader_headers
     )
     assert gone.status_code == 404
 

@@ -74,6 +74,7 @@ def s3_settings(
         CurriculumSettings,
         tmp_path_factory.mktemp("s3-data"),
         jwks_url=jwks_server.url,
+        identity_url=jwks_server.base_url,
         media_backend="s3",
         s3_bucket=BUCKET,
         s3_endpoint_url=s3_endpoint,

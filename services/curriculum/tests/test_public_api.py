@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
+from parla_shared.testing import SigningKey, bearer
 
 SHIPPED_COURSE = CurriculumSettings.from_env({"PARLA_DATABASE_URL": "postgresql://unused/x"}).content_path / (
     "courses/es-from-en/course.yaml"
@@ -197,38 +199,38 @@ async def check(client: Client, headers: dict[str, str], exercise_id: UUID, answ
 
 
 async def test_check_grades_translations(
-    client: Client, learner_headers: dict[str, str], exercise_ids: dict[str, UUID]
+    client: Client, grader_headers: dict[str, str], exercise_ids: dict[str, UUID]
 ) -> None:
     good_morning = exercise_ids["greetings-1-good-morning"]
-    assert await check(client, learner_headers, good_morning, "buenos días") == {
+    assert await check(client, grader_headers, good_morning, "buenos días") == {
         "exercise_id": str(good_morning),
         "correct": True,
         "feedback": "exact",
         "correct_answer": "Buenos días",
         "message": None,
     }
-    accent = await check(client, learner_headers, good_morning, "Buenos dias")
+    accent = await check(client, grader_headers, good_morning, "Buenos dias")
     assert (accent["correct"], accent["feedback"], accent["correct_answer"]) == (True, "accent", "Buenos días")
     assert "accent" in accent["message"]
-    typo = await check(client, learner_headers, good_morning, "Buenos díaz")
+    typo = await check(client, grader_headers, good_morning, "Buenos díaz")
     assert (typo["correct"], typo["feedback"]) == (True, "typo")
-    wrong = await check(client, learner_headers, good_morning, "Buenas noches")
+    wrong = await check(client, grader_headers, good_morning, "Buenas noches")
     assert (wrong["correct"], wrong["feedback"], wrong["correct_answer"]) == (False, "wrong", "Buenos días")
     # An alternative answer is correct too.
-    alternative = await check(client, learner_headers, exercise_ids["greetings-1-gracias"], "thanks")
+    alternative = await check(client, grader_headers, exercise_ids["greetings-1-gracias"], "thanks")
     assert (alternative["correct"], alternative["feedback"]) == (True, "exact")
 
 
 async def test_check_grades_listening(
-    client: Client, learner_headers: dict[str, str], exercise_ids: dict[str, UUID]
+    client: Client, grader_headers: dict[str, str], exercise_ids: dict[str, UUID]
 ) -> None:
     listening = exercise_ids["greetings-1-listen-hola"]
-    assert (await check(client, learner_headers, listening, "hola buenos días"))["correct"] is True
-    assert (await check(client, learner_headers, listening, "hola"))["correct"] is False
+    assert (await check(client, grader_headers, listening, "hola buenos días"))["correct"] is True
+    assert (await check(client, grader_headers, listening, "hola"))["correct"] is False
 
 
 async def test_check_grades_multiple_choice_by_option_id(
-    client: Client, learner_headers: dict[str, str], exercise_ids: dict[str, UUID], db: asyncpg.Connection
+    client: Client, grader_headers: dict[str, str], exercise_ids: dict[str, UUID], db: asyncpg.Connection
 ) -> None:
     exercise_id = exercise_ids["greetings-1-mc-goodbye"]
     options = await db.fetch(
@@ -236,28 +238,55 @@ async def test_check_grades_multiple_choice_by_option_id(
     )
     right = next(option for option in options if option["is_correct"])
     wrong = next(option for option in options if not option["is_correct"])
-    result = await check(client, learner_headers, exercise_id, str(right["id"]))
+    result = await check(client, grader_headers, exercise_id, str(right["id"]))
     assert (result["correct"], result["feedback"], result["correct_answer"]) == (True, "exact", "Adiós")
-    result = await check(client, learner_headers, exercise_id, str(wrong["id"]))
+    result = await check(client, grader_headers, exercise_id, str(wrong["id"]))
     assert (result["correct"], result["correct_answer"]) == (False, "Adiós")
     # The option's text is not an option id.
-    assert (await check(client, learner_headers, exercise_id, "Adiós"))["correct"] is False
+    assert (await check(client, grader_headers, exercise_id, "Adiós"))["correct"] is False
 
 
-async def test_check_needs_a_token_a_known_exercise_and_a_clean_body(
-    client: Client, learner_headers: dict[str, str], exercise_ids: dict[str, UUID]
+async def test_check_needs_a_service_token_a_known_exercise_and_a_clean_body(
+    client: Client, grader_headers: dict[str, str], exercise_ids: dict[str, UUID]
 ) -> None:
     exercise_id = exercise_ids["greetings-1-hello"]
     anonymous = await client.post(f"/internal/exercises/{exercise_id}/check", json={"answer": "Hola"})
     assert anonymous.status_code == 401
-    unknown = await client.post(
-        f"/internal/exercises/{uuid4()}/check", json={"answer": "Hola"}, headers=learner_headers
-    )
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    unknown = await client.post(f"/internal/exercises/{uuid4()}/check", json={"answer": "Hola"}, headers=grader_headers)
     assert unknown.status_code == 404
     assert unknown.headers["content-type"].startswith("application/problem+json")
     extra = await client.post(
-        f"/internal/exercises/{exercise_id}/check", json={"answer": "Hola", "x": 1}, headers=learner_headers
+        f"/internal/exercises/{exercise_id}/check", json={"answer": "Hola", "x": 1}, headers=grader_headers
     )
     assert extra.status_code == 400
-    missing = await client.post(f"/internal/exercises/{exercise_id}/check", json={}, headers=learner_headers)
+    missing = await client.post(f"/internal/exercises/{exercise_id}/check", json={}, headers=grader_headers)
     assert missing.status_code == 400
+    with_learner = await client.post(
+        f"/internal/exercises/{exercise_id}/check",
+        json={"answer": "Hola", "learner_id": str(uuid4())},
+        headers=grader_headers,
+    )
+    assert with_learner.status_code == 200
+
+
+async def test_internal_grading_refuses_anything_but_progress_service_token(
+    client: Client, make_token: Callable[..., str], signing_key: SigningKey, exercise_ids: dict[str, UUID]
+) -> None:
+    """A learner's (or an admin's) access token, a service token meant for another service, and a token of a service
+    that has no business grading are all refused, as problem+json."""
+    path = f"/internal/exercises/{exercise_ids['greetings-1-hello']}/check"
+    refused = {
+        "learner token": (bearer(make_token(uuid4())), 403),
+        "admin token": (bearer(make_token(uuid4(), ("admin",))), 403),
+        "service token for analytics": (bearer(signing_key.service_token("progress", "analytics")), 401),
+        "service token for the platform audience": (bearer(signing_key.service_token("progress", "")), 401),
+        "analytics' token for curriculum": (bearer(signing_key.service_token("analytics", "curriculum")), 403),
+    }
+    for name, (headers, status) in refused.items():
+        response = await client.post(path, json={"answer": "Hola"}, headers=headers)
+        assert response.status_code == status, name
+        assert response.headers["content-type"].startswith("application/problem+json"), name
+    # The service token opens no user's route either.
+    progress_token = bearer(signing_key.service_token("progress", "curriculum"))
+    assert (await client.post(path, json={"answer": "Hola"}, headers=progress_token)).status_code == 200

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from parla_identity.app import create_app
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
-from parla_shared.testing import JwksServer, TestEnvironment, bearer, wait_until_ready
+from parla_shared.testing import BehindGateway, JwksServer, TestEnvironment, bearer, wait_until_ready
 
 PASSWORD = "Secret-pass1"
 
@@ -44,7 +44,7 @@ def settings(
 
 @pytest.fixture(scope="session")
 async def client(settings: IdentitySettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    async with AsyncTestClient(app=BehindGateway(create_app(settings))) as test_client:
         await wait_until_ready(test_client)
         yield test_client
 

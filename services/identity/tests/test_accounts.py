@@ -156,6 +156,35 @@ async def test_failed_logins_throttle_the_client_address(client: Any, settings: 
     await login(client, user["email"])  # from another address it works
 
 
+async def test_a_forged_forwarded_for_entry_does_not_escape_the_address_throttle(
+    client: Any, settings: IdentitySettings, db: asyncpg.Connection
+) -> None:
+    """The client writes the leftmost X-Forwarded-For entries; the address counted is the one the gateway saw."""
+    for attempt in range(settings.login_max_failures_per_ip):
+        response = await client.post(
+            "/auth/login",
+            json={"email": new_email(), "password": "Wrong-pass1"},
+            headers={"X-Forwarded-For": f"198.51.100.{attempt}, 203.0.113.201"},
+        )
+        assert response.status_code == 401
+    user = await register(client)
+    throttled = await client.post(
+        "/auth/login",
+        json={"email": user["email"], "password": PASSWORD},
+        headers={"X-Forwarded-For": "192.0.2.250, 203.0.113.201"},
+    )
+    assert throttled.status_code == 429
+    # The login event carries the same address, not the forged one.
+    response = await client.post(
+        "/auth/login",
+        json={"email": user["email"], "password": PASSWORD},
+        headers={"X-Forwarded-For": "192.0.2.251, 203.0.113.202"},
+    )
+    assert response.status_code == 200
+    (logged_in,) = await events_of(db, "parla.identity.user.logged_in", user["id"])
+    assert logged_in["data"]["ip"] == "203.0.113.202"
+
+
 async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: Any) -> None:
     user = await register(client)
     first = await login(client, user["email"])

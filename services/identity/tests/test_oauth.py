@@ -15,11 +15,11 @@ from fake_provider import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, TIKTOK_CLIENT_
 from litestar.testing import AsyncTestClient
 
 from parla_identity.app import create_app
-from parla_identity.controllers.oauth import open_provider_token
+from parla_identity.controllers.oauth import STATE_COOKIE, open_provider_token, state_cookie
 from parla_identity.domain import Identity
 from parla_identity.models import OAuthProvider
 from parla_identity.settings import IdentitySettings
-from parla_shared.testing import bearer, wait_until_ready
+from parla_shared.testing import BehindGateway, bearer, wait_until_ready
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def oauth_settings(settings: IdentitySettings, provider: FakeProvider) -> Identi
 
 @pytest.fixture(scope="module")
 async def oauth_client(oauth_settings: IdentitySettings) -> AsyncIterator[Any]:
-    async with AsyncTestClient(app=create_app(oauth_settings)) as test_client:
+    async with AsyncTestClient(app=BehindGateway(create_app(oauth_settings))) as test_client:
         await wait_until_ready(test_client)
         yield test_client
 
@@ -61,6 +61,11 @@ async def authorize(client: Any, provider: str) -> dict[str, list[str]]:
     assert query["redirect_uri"] == [f"http://localhost:8080/api/identity/auth/oauth/{provider}/callback"]
     assert query["code_challenge_method"] == ["S256"]
     assert query["state"][0]
+    # The browser keeps the state in a cookie for the callback (scoped to the public OAuth path, which the test
+    # client's own paths lack: the jar gets it for every path, as the browser would send it to the callback).
+    cookie = response.cookies.get(STATE_COOKIE)
+    assert cookie == query["state"][0]
+    client.cookies.set(STATE_COOKIE, cookie)
     return query
 
 
@@ -217,6 +222,57 @@ async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider
     assert crossed.status_code == 400
     denied = await oauth_client.get("/auth/oauth/google/callback", params={"error": "access_denied"})
     assert denied.status_code == 400
+
+
+async def test_authorize_sets_an_httponly_samesite_cookie_for_the_oauth_routes(oauth_client: Any) -> None:
+    response = await oauth_client.get("/auth/oauth/google/authorize", follow_redirects=False)
+    set_cookie = response.headers["set-cookie"]
+    assert set_cookie.startswith(f"{STATE_COOKIE}=")
+    attributes = {part.strip().split("=")[0].lower(): part for part in set_cookie.split(";")[1:]}
+    assert {"httponly", "samesite", "path", "max-age"} <= attributes.keys()
+    assert attributes["samesite"].strip().lower() == "samesite=lax"
+    assert attributes["path"].strip() == "Path=/api/identity/auth/oauth"
+    assert "secure" not in attributes  # the test's public URL is http://localhost:8080
+
+
+def test_the_state_cookie_is_secure_when_the_public_url_is_https(oauth_settings: IdentitySettings) -> None:
+    https = IdentitySettings.from_env(
+        {},
+        **{
+            **{field: getattr(oauth_settings, field) for field in oauth_settings.__struct_fields__},
+            "public_url": "https://parla.example.com",
+        },
+    )
+    assert "Secure" in state_cookie(https, "state", 600).to_header()
+    assert "Secure" not in state_cookie(oauth_settings, "state", 600).to_header()
+
+
+async def test_the_callback_only_completes_in_the_browser_that_started_the_login(
+    oauth_client: Any, provider: FakeProvider
+) -> None:
+    """Login CSRF: an attacker starts a login with their own provider account and sends the victim the callback
+    link (valid code and state). Without the state cookie of the browser that started it, the callback is refused
+    and the attempt stays usable by its own browser."""
+    query = await authorize(oauth_client, "google")
+    state = query["state"][0]
+    code = provider.grant(query, sub=f"g-{uuid4().hex}", email=new_email(), email_verified=True, name="Mallory")
+    other_browser = (await authorize(oauth_client, "google"))["state"][0]
+    oauth_client.cookies.clear()
+    for cookie in (None, other_browser):
+        headers = {"Cookie": f"{STATE_COOKIE}={cookie}"} if cookie else {}
+        refused = await oauth_client.get(
+            "/auth/oauth/google/callback", params={"code": code, "state": state}, headers=headers
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["title"] == "OAuth login from another browser"
+    completed = await oauth_client.get(
+        "/auth/oauth/google/callback",
+        params={"code": code, "state": state},
+        headers={"Cookie": f"{STATE_COOKIE}={state}"},
+    )
+    assert completed.status_code == 200, completed.text
+    assert "access_token" in completed.json()
 
 
 async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provider: FakeProvider) -> None:

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from parla_identity.app import create_app
 from parla_identity.settings import IdentitySettings
 from parla_shared.settings import SettingsError
-from parla_shared.testing import wait_until_ready
+from parla_shared.testing import BehindGateway, wait_until_ready
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def limited_settings(settings: IdentitySettings) -> IdentitySettings:
 
 @pytest.fixture(scope="module")
 async def limited(limited_settings: IdentitySettings) -> AsyncIterator[Any]:
-    async with AsyncTestClient(app=create_app(limited_settings)) as test_client:
+    async with AsyncTestClient(app=BehindGateway(create_app(limited_settings))) as test_client:
         await wait_until_ready(test_client)
         yield test_client
 

@@ -47,7 +47,12 @@ def test_production_refuses_the_development_secret_key() -> None:
 
 
 STRONG_KEY = secrets.token_urlsafe(48)
-PRODUCTION = {"PARLA_ENVIRONMENT": "production", "PARLA_IDENTITY_SECRET_KEY": STRONG_KEY}
+STRONG_CLIENTS = ",".join(f"{name}={secrets.token_urlsafe(32)}" for name in ("curriculum", "progress", "analytics"))
+PRODUCTION = {
+    "PARLA_ENVIRONMENT": "production",
+    "PARLA_IDENTITY_SECRET_KEY": STRONG_KEY,
+    "PARLA_SERVICE_CLIENT_SECRETS": STRONG_CLIENTS,
+}
 
 
 @pytest.mark.parametrize(
@@ -66,6 +71,12 @@ PRODUCTION = {"PARLA_ENVIRONMENT": "production", "PARLA_IDENTITY_SECRET_KEY": ST
             "PARLA_SMTP_URL's password is a placeholder",
         ),
         ("PARLA_DATABASE_URL", "postgresql://parla_identity:parla-dev-identity@db/parla", "PARLA_DATABASE_URL's"),
+        (
+            "PARLA_SERVICE_CLIENT_SECRETS",
+            "curriculum=CHANGE-ME-curriculum-client-secret",
+            "PARLA_SERVICE_CLIENT_SECRETS (curriculum) is a placeholder",
+        ),
+        ("PARLA_SERVICE_CLIENT_SECRETS", "progress=tiny", "PARLA_SERVICE_CLIENT_SECRETS (progress) is too weak"),
     ],
 )
 def test_production_refuses_weak_identity_secrets_naming_the_setting(setting: str, value: str, named: str) -> None:

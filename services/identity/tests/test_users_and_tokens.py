@@ -110,7 +110,8 @@ async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Conn
         assert count == 0, table
     [event] = await events_of(db, "parla.identity.user.deleted", user["id"])
     assert event["data"] == {"user_id": user["id"], "deleted_by": user["id"], "reason": "self"}
-    assert (await client.get("/users/me", headers=headers)).status_code == 404
+    # The access token outlived its account: refused as unauthenticated, not answered as a missing resource.
+    assert (await client.get("/users/me", headers=headers)).status_code == 401
     gone = await client.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert gone.status_code == 401
 
@@ -170,6 +171,27 @@ async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
     assert erasure["data"] == {"user_id": target, "deleted_by": admin_id, "reason": "admin"}
     assert (await client.get(f"/admin/users/{target}", headers=admin)).status_code == 404
     assert (await client.delete(f"/admin/users/{target}", headers=admin)).status_code == 404
+
+
+async def test_a_revoked_admin_role_and_a_deleted_account_lose_their_power_on_the_next_request(
+    client: Any, identity: Identity
+) -> None:
+    """The access token still says admin; identity's admin routes go by the account as it is now."""
+    _, admin = await _admin_headers(client, identity)
+    target, learner = await user_with_token(client)
+    assert (await client.put(f"/admin/users/{target['id']}/roles/admin", headers=admin)).status_code == 200
+    promoted = bearer((await login(client, target["email"]))["access_token"])
+    assert (await client.get("/admin/users", headers=promoted)).status_code == 200
+    assert (await client.delete(f"/admin/users/{target['id']}/roles/admin", headers=admin)).status_code == 200
+    demoted = await client.get("/admin/users", headers=promoted)
+    assert demoted.status_code == 403
+    assert demoted.headers["content-type"].startswith("application/problem+json")
+    assert (await client.delete(f"/admin/users/{target['id']}", headers=admin)).status_code == 204
+    for headers in (promoted, learner):
+        assert (await client.get("/admin/users", headers=headers)).status_code in (401, 403)
+        gone = await client.get("/users/me", headers=headers)
+        assert gone.status_code == 401
+        assert gone.headers["content-type"].startswith("application/problem+json")
 
 
 def cli_env(settings: IdentitySettings) -> dict[str, str]:
@@ -269,19 +291,24 @@ def _claims(settings: IdentitySettings, **changes: Any) -> dict[str, Any]:
 
 async def test_bad_tokens_are_rejected(client: Any, identity: Identity, settings: IdentitySettings) -> None:
     kid, key = await identity.keys.active_key()
+    at_header = {"kid": kid, "typ": "at+jwt"}  # an access token's JOSE header
     now = datetime.now(UTC)
     other_key = Ed25519PrivateKey.generate()
-    unsigned = jwt.encode(_claims(settings), key="", algorithm="none", headers={"kid": kid})
-    forged = jwt.encode(_claims(settings), other_key, algorithm="EdDSA", headers={"kid": kid})
+    unsigned = jwt.encode(_claims(settings), key="", algorithm="none", headers=at_header)
+    forged = jwt.encode(_claims(settings), other_key, algorithm="EdDSA", headers=at_header)
     expired = jwt.encode(
         _claims(settings, iat=now - timedelta(hours=1), exp=now - timedelta(minutes=5)),
         key,
         algorithm="EdDSA",
-        headers={"kid": kid},
+        headers=at_header,
     )
-    other_audience = jwt.encode(_claims(settings, aud="someone-else"), key, algorithm="EdDSA", headers={"kid": kid})
-    valid = jwt.encode(_claims(settings), key, algorithm="EdDSA", headers={"kid": kid})
-    for token in (unsigned, forged, expired, other_audience):
+    other_audience = jwt.encode(_claims(settings, aud="someone-else"), key, algorithm="EdDSA", headers=at_header)
+    admin_id, _ = await _admin_headers(client, identity)
+    valid = jwt.encode(_claims(settings, sub=admin_id), key, algorithm="EdDSA", headers=at_header)
+    # RFC 8725: a JWT signed by identity's key that does not say it is an access token is not one.
+    untyped = jwt.encode(_claims(settings), key, algorithm="EdDSA", headers={"kid": kid})
+    other_type = jwt.encode(_claims(settings), key, algorithm="EdDSA", headers={"kid": kid, "typ": "JWT"})
+    for token in (unsigned, forged, expired, other_audience, untyped, other_type):
         response = await client.get("/admin/users", headers=bearer(token))
         assert response.status_code == 401, json.dumps(
             jwt.decode(token, options={"verify_signature": False}), default=str
@@ -323,3 +350,22 @@ def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(settings: Id
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("0 secrets now sealed with key dev")
+
+
+async def test_deleted_accounts_are_forgotten_once_their_tokens_have_expired(
+    client: Any, db: asyncpg.Connection, settings: IdentitySettings
+) -> None:
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    lifetime = settings.access_token_ttl_seconds + 300
+    await db.execute(
+        "INSERT INTO identity.deleted_accounts (user_id, deleted_at) VALUES "
+        "($1, now() - make_interval(secs => $3 + 60)), ($2, now() - make_interval(secs => $3 - 60))",
+        old,
+        recent,
+        float(lifetime),
+    )
+    deadline = asyncio.get_running_loop().time() + 15
+    while await db.fetchval("SELECT count(*) FROM identity.deleted_accounts WHERE user_id = $1", old):
+        assert asyncio.get_running_loop().time() < deadline, "housekeeping kept an expired deletion"
+        await asyncio.sleep(0.2)
+    assert await db.fetchval("SELECT count(*) FROM identity.deleted_accounts WHERE user_id = $1", recent) == 1

@@ -146,7 +146,11 @@ def curriculum_url(
 
     # max_in_flight: the concurrency tests offer 50 requests at once (shedding itself is tested in shared).
     settings = test_env.settings(
-        CurriculumSettings, tmp_path_factory.mktemp("curriculum"), jwks_url=jwks_server.url, max_in_flight=60
+        CurriculumSettings,
+        tmp_path_factory.mktemp("curriculum"),
+        jwks_url=jwks_server.url,
+        identity_url=jwks_server.base_url,
+        max_in_flight=60,
     )
     with ThreadedServer(create_curriculum_app(settings)) as server:
         yield server.url
@@ -210,6 +214,7 @@ def settings(
         ProgressSettings,
         data_dir,
         jwks_url=jwks_server.url,
+        identity_url=jwks_server.base_url,
         curriculum_url=curriculum_url,
         db_pool_max_size=30,
         max_in_flight=60,  # the concurrency tests offer 50 requests at once (shedding itself is tested in shared)

@@ -1,26 +1,34 @@
-"""The curriculum client against the real curriculum service: ETag revalidation, 404s, grading."""
+"""The curriculum client against the real curriculum service: ETag revalidation, 404s, grading with progress' own
+service token."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from conftest import Content, ThreadedServer
 
 from parla_progress.curriculum import CurriculumClient
 from parla_shared.problems import Problem
-from parla_shared.testing import JwksServer, TestEnvironment, TokenFactory, bearer
+from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
+from parla_shared.service_tokens import ServiceTokens
+from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, bearer
+
+
+def _tokens(jwks_server: JwksServer, secret: str = DEV_SERVICE_CLIENT_SECRET) -> ServiceTokens:
+    return ServiceTokens(jwks_server.base_url, "progress", secret)
 
 
 async def test_trees_are_revalidated_with_their_etag(
-    curriculum_url: str, content: Content, make_token: TokenFactory
+    curriculum_url: str, content: Content, jwks_server: JwksServer
 ) -> None:
-    token = make_token(uuid.uuid4())
-    client = CurriculumClient(curriculum_url, cache_seconds=0)
+    client = CurriculumClient(curriculum_url, _tokens(jwks_server), cache_seconds=0)
     await client.start()
     statuses: list[int] = []
 
@@ -29,47 +37,72 @@ async def test_trees_are_revalidated_with_their_etag(
 
     client._http.event_hooks["response"].append(record)
     try:
-        first = await client.course_tree(content.test_id, token)
-        second = await client.course_tree(content.test_id, token)
+        first = await client.course_tree(content.test_id)
+        second = await client.course_tree(content.test_id)
         assert first == second
         assert [lesson.xp_reward for lesson in first.lessons()] == [15, 20, 20]
         assert statuses == [200, 304]
-        lesson = await client.lesson(first.skills()[1][0], token)
+        lesson = await client.lesson(first.skills()[1][0])
         assert len(lesson.exercises) == 2
         assert lesson.course_id == content.test_id
         with pytest.raises(Problem) as missing:
-            await client.course_tree(uuid.uuid4(), token)
+            await client.course_tree(uuid.uuid4())
         assert missing.value.status_code == 404
     finally:
         await client.close()
 
 
-async def test_grading_forwards_the_learners_token(
-    curriculum_url: str, content: Content, make_token: TokenFactory
+async def test_grading_sends_progress_service_token_and_the_learner_id_as_data(
+    curriculum_url: str, content: Content, jwks_server: JwksServer
 ) -> None:
-    client = CurriculumClient(curriculum_url)
+    client = CurriculumClient(curriculum_url, _tokens(jwks_server))
+    await client.start()
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    client._http.event_hooks["request"].append(record)
+    learner_id = uuid.uuid4()
+    try:
+        tree = await client.course_tree(content.test_id)
+        exercise = (await client.lesson(tree.skills()[0][0])).exercises[0].id
+        grade = await client.grade(exercise, content.correct[exercise], learner_id)
+        assert grade.correct is True
+        wrong = await client.grade(exercise, content.wrong[exercise], learner_id)
+        assert (wrong.correct, wrong.feedback) == (False, "wrong")
+        grading = sent[-1]
+        assert json.loads(grading.content)["learner_id"] == str(learner_id)
+        token = grading.headers["authorization"].removeprefix("Bearer ")
+        assert jwt.get_unverified_header(token)["typ"] == "service+jwt"
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["client_id"], claims["aud"]) == ("progress", "parla-curriculum")
+    finally:
+        await client.close()
+
+
+async def test_grading_without_a_service_credential_is_a_503_not_the_learners_fault(
+    curriculum_url: str, content: Content, jwks_server: JwksServer
+) -> None:
+    client = CurriculumClient(curriculum_url, _tokens(jwks_server, secret="not-the-secret"))
     await client.start()
     try:
-        tree = await client.course_tree(content.test_id, make_token(uuid.uuid4()))
-        exercise = (await client.lesson(tree.skills()[0][0], make_token(uuid.uuid4()))).exercises[0].id
-        grade = await client.grade(exercise, content.correct[exercise], make_token(uuid.uuid4()))
-        assert grade.correct is True
-        wrong = await client.grade(exercise, content.wrong[exercise], make_token(uuid.uuid4()))
-        assert (wrong.correct, wrong.feedback) == (False, "wrong")
         with pytest.raises(Problem) as refused:
-            await client.grade(exercise, "x", "not-a-token")
-        assert refused.value.status_code == 401
+            await client.grade(next(iter(content.correct)), "x", uuid.uuid4())
+        assert refused.value.status_code == 503
     finally:
         await client.close()
 
 
 async def test_a_curriculum_at_capacity_sheds_the_grading_call_as_a_503(
-    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path: Path, content: Content, make_token: TokenFactory
+    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path: Path, content: Content, signing_key: SigningKey
 ) -> None:
     from parla_curriculum.app import create_app as create_curriculum_app
     from parla_curriculum.settings import CurriculumSettings
 
-    settings = test_env.settings(CurriculumSettings, tmp_path, jwks_url=jwks_server.url, max_in_flight=1)
+    settings = test_env.settings(
+        CurriculumSettings, tmp_path, jwks_url=jwks_server.url, identity_url=jwks_server.base_url, max_in_flight=1
+    )
     exercise = next(iter(content.correct))
     upload_may_finish = asyncio.Event()
 
@@ -79,7 +112,7 @@ async def test_a_curriculum_at_capacity_sheds_the_grading_call_as_a_503(
         yield b'"x"}'
 
     with ThreadedServer(create_curriculum_app(settings)) as server:
-        client = CurriculumClient(server.url)
+        client = CurriculumClient(server.url, _tokens(jwks_server))
         await client.start()
         try:
             async with httpx.AsyncClient(base_url=server.url) as other:
@@ -88,12 +121,12 @@ async def test_a_curriculum_at_capacity_sheds_the_grading_call_as_a_503(
                     other.post(
                         f"/internal/exercises/{exercise}/check",
                         content=slow_body(),
-                        headers=bearer(make_token(uuid.uuid4())),
+                        headers=bearer(signing_key.service_token("progress", "curriculum")),
                     )
                 )
                 await asyncio.sleep(0.5)
                 with pytest.raises(Problem) as shed:
-                    await client.grade(exercise, content.correct[exercise], make_token(uuid.uuid4()))
+                    await client.grade(exercise, content.correct[exercise], uuid.uuid4())
                 assert shed.value.status_code == 503
                 assert shed.value.headers == {"Retry-After": "1"}
                 upload_may_finish.set()

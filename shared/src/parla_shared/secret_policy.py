@@ -18,6 +18,12 @@ from collections.abc import Collection, Mapping
 from urllib.parse import unquote, urlsplit
 
 MIN_SECRET_BITS = 256
+# The client secret every service uses with identity for service tokens when none is set (development only).
+DEV_SERVICE_CLIENT_SECRET = "parla-dev-service-secret"  # noqa: S105 - documented development default
+# Identity's development list of those secrets (``PARLA_SERVICE_CLIENT_SECRETS``).
+DEV_SERVICE_CLIENT_SECRETS = ",".join(
+    f"{service}={DEV_SERVICE_CLIENT_SECRET}" for service in ("curriculum", "progress", "analytics")
+)
 # The development defaults shipped in this repository (README, docker-compose.yml): refused outside development.
 DEVELOPMENT_SECRETS = frozenset(
     {
@@ -25,6 +31,8 @@ DEVELOPMENT_SECRETS = frozenset(
         "parla-dev-identity-secret-key-change-me",
         "ParlaAdmin1!",
         "postgres",
+        DEV_SERVICE_CLIENT_SECRET,
+        DEV_SERVICE_CLIENT_SECRETS,
         *(f"parla-dev-{service}" for service in ("identity", "curriculum", "progress", "analytics")),
     }
 )

@@ -22,11 +22,13 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from parla_shared.auth import (
+    AccountStanding,
     AuthenticationMiddleware,
     HttpJwksKeySource,
     KeySource,
     TokenVerifier,
     provide_principal,
+    service_audience,
 )
 from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
 from parla_shared.events.bus import EventBus
@@ -42,7 +44,9 @@ from parla_shared.operational_metrics import OperationalMetrics
 from parla_shared.overload import InFlightLimitMiddleware, pool_timeout_response
 from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
 from parla_shared.schema_version import SchemaVersion
+from parla_shared.service_tokens import ServiceTokens
 from parla_shared.settings import ServiceSettings, SettingsError
+from parla_shared.standing import DeletedAccounts, IdentityStanding
 
 BackgroundTask = Callable[[Litestar], Coroutine[Any, Any, None]]
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -57,6 +61,8 @@ class ServiceDefinition:
     route_handlers: Sequence[ControllerRouterHandler]
     subscriptions: Sequence[Subscription] = ()
     key_source: KeySource | None = None
+    # Who answers for accounts now (admin checks, deleted accounts): identity over HTTP unless given (identity itself).
+    account_standing: AccountStanding | None = None
     dependencies: dict[str, Provide] = field(default_factory=dict)
     background_tasks: Sequence[BackgroundTask] = ()
     state: dict[str, Any] = field(default_factory=dict)
@@ -91,15 +97,24 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
         password=settings.nats_password or None,
         inbox_prefix=inbox_prefix(name),
     )
+    jwks = HttpJwksKeySource(settings.jwks_url, refresh_seconds=settings.jwks_refresh_seconds)
+    key_source = definition.key_source or jwks
     verifier = TokenVerifier(
-        definition.key_source or HttpJwksKeySource(settings.jwks_url),
+        key_source,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        service_audience=service_audience(settings.jwt_audience, name),
     )
     try:
         schema_version = SchemaVersion(settings.db_schema, Path(settings.migrations_dir) / name)
     except FileNotFoundError as exc:
         raise SettingsError(f"PARLA_MIGRATIONS_DIR: {exc}") from exc
+    remote_standing: IdentityStanding | None = None
+    standing = definition.account_standing
+    if standing is None:
+        tokens = ServiceTokens(settings.identity_url, name, settings.client_secret)
+        standing = remote_standing = IdentityStanding(settings.identity_url, tokens)
+    deleted_accounts = DeletedAccounts()
     prometheus = PrometheusConfig(app_name=f"parla_{name}", prefix="parla", group_path=True, exclude=["/metrics"])
 
     @asynccontextmanager
@@ -142,6 +157,16 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             )
         )
         tasks += [asyncio.create_task(task(app)) for task in definition.background_tasks]
+        if key_source is jwks:
+            tasks.append(asyncio.create_task(jwks.keep_fresh(), name=f"{name}-jwks-refresh"))
+        tasks.append(
+            asyncio.create_task(
+                deleted_accounts.run(
+                    plain_dsn(settings.database_url), standing, settings.deleted_accounts_sync_seconds
+                ),
+                name=f"{name}-deleted-accounts",
+            )
+        )
         try:
             yield
         finally:
@@ -151,16 +176,19 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(bus.close(), timeout=SHUTDOWN_GRACE_SECONDS)
+            if remote_standing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(remote_standing.close(), timeout=SHUTDOWN_GRACE_SECONDS)
 
     app = Litestar(
         route_handlers=[HealthController, _MetricsController, *definition.route_handlers],
         plugins=[sqlalchemy_plugin(db_config), problem_details_plugin()],
         # Shedding after the request id and metrics (a 503 is logged and counted), before any real work.
         middleware=[
-            RequestContextMiddleware(),
+            RequestContextMiddleware(settings.trusted_proxy_networks),
             prometheus.middleware,
             InFlightLimitMiddleware(settings.in_flight_limit),
-            AuthenticationMiddleware(verifier),
+            AuthenticationMiddleware(verifier, deleted_accounts),
         ],
         exception_handlers={**fallback_exception_handlers(), PoolTimeoutError: pool_timeout_response},
         lifespan=[run_background_work],
@@ -176,6 +204,8 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
                 "outbox": outbox,
                 "tables": tables,
                 "schema_version": schema_version,
+                "account_standing": standing,
+                "deleted_accounts": deleted_accounts,
                 **definition.state,
             }
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -10,7 +11,13 @@ from typing import Any, Literal, Self, TypeVar
 
 import msgspec
 
-from parla_shared.secret_policy import is_development, refuse, url_password, weak_secret_reason
+from parla_shared.secret_policy import (
+    DEV_SERVICE_CLIENT_SECRET,
+    is_development,
+    refuse,
+    url_password,
+    weak_secret_reason,
+)
 
 ENV_PREFIX = "PARLA_"
 
@@ -63,6 +70,17 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     jwt_issuer: str = "parla-identity"
     jwt_audience: str = "parla"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    # How often the JWKS is fetched again even when no unknown key id was seen (a withdrawn key stops working).
+    jwks_refresh_seconds: float = 300.0
+    # Proxies whose X-Forwarded-For entries are believed (comma-separated addresses or CIDR networks): the client IP
+    # is the rightmost X-Forwarded-For entry that is not one of them. Default: the gateway on this host.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    # Calling another service: identity's internal URL and this service's client secret for service tokens.
+    identity_url: str = "http://127.0.0.1:8001"
+    # Unset: the development secret in development and tests; in production, no service token (calls answer 503).
+    service_client_secret: str = ""
+    # Deleted accounts arrive at once by NOTIFY; identity's full list is copied this often too (missed notifications).
+    deleted_accounts_sync_seconds: float = 30.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     outbox_poll_seconds: float = 1.0
@@ -88,6 +106,11 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("nats_url must be a nats:// URL")
         if bool(self.nats_user) != bool(self.nats_password):
             raise ValueError("nats_user and nats_password go together")
+        if self.jwks_refresh_seconds <= 0:
+            raise ValueError("PARLA_JWKS_REFRESH_SECONDS must be positive")
+        if self.deleted_accounts_sync_seconds <= 0:
+            raise ValueError("PARLA_DELETED_ACCOUNTS_SYNC_SECONDS must be positive")
+        self.trusted_proxy_networks  # noqa: B018 - parsed once here so a bad value stops start-up
         if not is_development(self.environment):
             refuse(self.weak_secrets())
 
@@ -102,12 +125,33 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             problems[f"{env_name('database_url')}'s password"] = reason
         if self.nats_password and (reason := weak_secret_reason(self.nats_password)) is not None:
             problems[env_name("nats_password")] = reason
+        # Identity asks no one for service tokens (its secret is empty); every other service does.
+        if self.service_client_secret and (reason := weak_secret_reason(self.service_client_secret)) is not None:
+            problems[env_name("service_client_secret")] = reason
         return problems
+
+    @property
+    def client_secret(self) -> str:
+        """This service's secret for service tokens (the development default only in development and tests)."""
+        if self.service_client_secret or not is_development(self.environment):
+            return self.service_client_secret
+        return DEV_SERVICE_CLIENT_SECRET
 
     @property
     def in_flight_limit(self) -> int:
         """Each admitted request can hold a pooled connection without queueing for one."""
         return self.max_in_flight or self.db_pool_max_size
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        try:
+            return tuple(
+                ipaddress.ip_network(item.strip(), strict=False)
+                for item in self.trusted_proxies.split(",")
+                if item.strip()
+            )
+        except ValueError as exc:
+            raise ValueError(f"PARLA_TRUSTED_PROXIES must list IP addresses or networks: {exc}") from exc
 
     @property
     def sqlalchemy_url(self) -> str:

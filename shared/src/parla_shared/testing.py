@@ -22,6 +22,7 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from parla_shared.auth import SERVICE_TOKEN_TYPE, service_audience
 from parla_shared.devstack.database import (
     bootstrap_roles_and_schemas,
     create_database,
@@ -32,6 +33,7 @@ from parla_shared.devstack.database import (
 )
 from parla_shared.devstack.processes import EmbeddedNats
 from parla_shared.events.permissions import nats_user, without_credentials
+from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
 from parla_shared.settings import ServiceSettings
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -118,6 +120,7 @@ class SigningKey:
         roles: tuple[str, ...] = (),
         *,
         lifetime: timedelta = timedelta(minutes=15),
+        token_type: str | None = "at+jwt",  # noqa: S107 - a JOSE type, not a password
         **claims: Any,
     ) -> str:
         now = datetime.now(UTC)
@@ -131,17 +134,74 @@ class SigningKey:
             "roles": list(roles),
             **claims,
         }
-        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers={"kid": self.key_id})
+        headers = {"kid": self.key_id, **({"typ": token_type} if token_type else {})}
+        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers=headers)
+
+    def service_token(self, caller: str, audience: str, *, lifetime: timedelta = timedelta(minutes=5)) -> str:
+        """What identity signs for ``caller`` to call the ``audience`` service."""
+        now = datetime.now(UTC)
+        payload = {
+            "iss": TEST_ISSUER,
+            "aud": service_audience(TEST_AUDIENCE, audience),
+            "sub": f"service:{caller}",
+            "client_id": caller,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        headers = {"kid": self.key_id, "typ": SERVICE_TOKEN_TYPE}
+        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers=headers)
 
 
 class JwksServer:
-    def __init__(self, keys: list[SigningKey]) -> None:
+    """Identity as the other services' tests meet it: its key publication, its service-token grant
+    (``POST /internal/service-tokens``, the development client secret, signed with the first key;
+    ``service_token_requests`` counts grants) and its account standing: every account holds the roles its token
+    claims, except those in ``revoked_admins`` (no role) and ``deleted_accounts`` (gone)."""
+
+    def __init__(self, keys: list[SigningKey], *, service_token_lifetime: timedelta = timedelta(minutes=5)) -> None:
         self.keys = keys
+        self.service_token_requests = 0
+        self.revoked_admins: set[uuid.UUID] = set()
+        self.deleted_accounts: set[uuid.UUID] = set()
         server_keys = keys
+        owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = json.dumps({"keys": [key.jwk() for key in server_keys]}).encode()
+                parts = self.path.strip("/").split("/")
+                if parts[:2] == ["internal", "users"] and len(parts) == 4:
+                    user_id = uuid.UUID(parts[2])
+                    if user_id in owner.deleted_accounts:
+                        self.send_response(404)
+                        self.end_headers()
+                        return
+                    roles = [] if user_id in owner.revoked_admins else ["admin"]
+                    answer: dict[str, Any] = {"user_id": str(user_id), "roles": roles}
+                elif parts == ["internal", "deleted-accounts"]:
+                    answer = {"user_ids": [str(user_id) for user_id in owner.deleted_accounts]}
+                else:
+                    answer = {"keys": [key.jwk() for key in server_keys]}
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                owner.service_token_requests += 1
+                if request.get("client_secret") != DEV_SERVICE_CLIENT_SECRET:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                token = server_keys[0].service_token(
+                    request["client_id"], request["audience"], lifetime=service_token_lifetime
+                )
+                body = json.dumps(
+                    {"access_token": token, "token_type": "Bearer", "expires_in": service_token_lifetime.seconds}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -155,8 +215,12 @@ class JwksServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        return f"{self.base_url}/.well-known/jwks.json"
 
     def __enter__(self) -> JwksServer:
         self._thread.start()
@@ -216,6 +280,22 @@ def own_nats(tmp_path: Path) -> Iterator[RestartableNats]:
     nats.start()
     yield nats
     nats.stop()
+
+
+class BehindGateway:
+    """An app as the gateway on the same host reaches it: the peer is 127.0.0.1 (a trusted proxy by default), so
+    ``X-Forwarded-For`` counts as it does in production. Litestar's test client would say ``testclient``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "client": ("127.0.0.1", 50000)}
+        await self.app(scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
 
 
 def bearer(token: str) -> dict[str, str]:

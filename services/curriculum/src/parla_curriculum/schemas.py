@@ -111,9 +111,11 @@ class LessonRead(msgspec.Struct, frozen=True):
 
 
 class AnswerCheck(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The learner's answer: the typed text, or the chosen option's id for multiple choice."""
+    """The learner's answer: the typed text, or the chosen option's id for multiple choice; and whose it is (the
+    calling service says so as data, it never forwards the learner's token)."""
 
     answer: str
+    learner_id: UUID | None = None
 
 
 class CheckResult(msgspec.Struct, frozen=True):

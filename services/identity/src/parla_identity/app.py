@@ -13,12 +13,14 @@ from sqlalchemy import text
 from parla_identity import domain
 from parla_identity.controllers.admin import AdminUsersController
 from parla_identity.controllers.auth import AuthController
+from parla_identity.controllers.internal import InternalController
 from parla_identity.controllers.jwks import JwksController
 from parla_identity.controllers.oauth import OAuthController
 from parla_identity.controllers.users import MeController
 from parla_identity.domain import Identity
 from parla_identity.oauth import OAuthClients
 from parla_identity.settings import IdentitySettings
+from parla_identity.standing import DatabaseStanding
 from parla_shared.db import SystemPath, name_system_path
 from parla_shared.service import ServiceDefinition, build_service_app
 
@@ -28,6 +30,8 @@ _HOUSEKEEPING = (
     "DELETE FROM identity.oauth_states WHERE expires_at < now()",
     "DELETE FROM identity.user_tokens WHERE expires_at < now() - interval '1 day'",
     "DELETE FROM identity.refresh_tokens WHERE expires_at < now() - interval '1 day'",
+    # A deleted account is forgotten once every access token it held has expired (plus a margin for clock skew).
+    "DELETE FROM identity.deleted_accounts WHERE deleted_at < now() - make_interval(secs => :token_lifetime)",
 )
 
 
@@ -44,7 +48,10 @@ def key_maintenance(identity: Identity) -> object:
                         # Every user's expired tokens: a named system path for row-level security.
                         await name_system_path(connection, SystemPath.HOUSEKEEPING)
                         for statement in _HOUSEKEEPING:
-                            await connection.execute(text(statement))
+                            await connection.execute(
+                                text(statement),
+                                {"token_lifetime": float(identity.settings.access_token_ttl_seconds + 300)},
+                            )
                         await connection.execute(
                             domain.RATE_LIMITS.expired, {"window": float(identity.settings.longest_rate_window_seconds)}
                         )
@@ -66,8 +73,16 @@ def create_app(settings: IdentitySettings | None = None) -> Litestar:
         ServiceDefinition(
             settings=settings,
             description="Accounts, login (email/password, Google, TikTok), access tokens and profiles.",
-            route_handlers=[AuthController, OAuthController, MeController, AdminUsersController, JwksController],
+            route_handlers=[
+                AuthController,
+                OAuthController,
+                MeController,
+                AdminUsersController,
+                JwksController,
+                InternalController,
+            ],
             key_source=identity.keys,
+            account_standing=DatabaseStanding(lambda: identity.keys.engine),
             dependencies={
                 "identity": Provide(lambda: identity, sync_to_thread=False),
                 "oauth_clients": Provide(lambda: oauth_clients, sync_to_thread=False),

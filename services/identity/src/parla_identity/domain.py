@@ -3,6 +3,8 @@ token pairs."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 import uuid
@@ -25,6 +27,7 @@ from parla_identity.models import RefreshToken, User, UserRole, UserToken
 from parla_identity.passwords import hash_password, password_policy_violation
 from parla_identity.schemas import TokenPair, UserRead
 from parla_identity.settings import IdentitySettings
+from parla_shared.auth import ACCESS_TOKEN_TYPE, SERVICE_TOKEN_TYPE, service_audience
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 from parla_shared.ratelimit import RateLimitTable, limit_key
@@ -301,7 +304,35 @@ async def access_token(identity: Identity, user_id: UUID, roles: Sequence[str]) 
         "jti": uuid.uuid4().hex,
         "roles": list(roles),
     }
-    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid})
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": ACCESS_TOKEN_TYPE})
+
+
+def service_client_authenticated(settings: IdentitySettings, client_id: str, client_secret: str) -> bool:
+    """Whether the secret is the client's; compared in constant time, unknown clients included."""
+    expected = settings.service_clients.get(client_id)
+    # An unknown client is compared with a secret of its own so timing tells nothing about which clients exist.
+    matches = hmac.compare_digest(
+        hashlib.sha256(client_secret.encode()).digest(),
+        hashlib.sha256((expected if expected is not None else f"unknown:{client_secret}!").encode()).digest(),
+    )
+    return expected is not None and matches
+
+
+async def service_token(identity: Identity, client_id: str, audience: str) -> str:
+    """A token for ``client_id`` to call ``audience``: typed ``service+jwt``, so no service mistakes it for a user's."""
+    kid, private_key = await identity.keys.active_key()
+    settings = identity.settings
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": service_audience(settings.jwt_audience, audience),
+        "sub": f"service:{client_id}",
+        "client_id": client_id,
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.service_token_ttl_seconds),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": SERVICE_TOKEN_TYPE})
 
 
 def new_refresh_token(identity: Identity, user_id: UUID, family_id: UUID | None = None) -> tuple[str, dict[str, Any]]:

@@ -102,7 +102,8 @@ class OAuthClients:
         self._discovery = (time.monotonic(), document)
         return document
 
-    async def authorization_url(self, session: AsyncSession, provider: str) -> str:
+    async def authorization_url(self, session: AsyncSession, provider: str) -> tuple[str, str]:
+        """Where to send the browser, and the state (for the cookie that binds the login to this browser)."""
         self.require_configured(provider)
         state, verifier, nonce = opaque_token(), secrets.token_urlsafe(48), opaque_token()
         state_hash = token_hash(state)
@@ -131,9 +132,9 @@ class OAuthClients:
                 "scope": "openid email profile",
                 "nonce": nonce,
             }
-            return f"{discovery['authorization_endpoint']}?{urlencode(query)}"
+            return f"{discovery['authorization_endpoint']}?{urlencode(query)}", state
         query = {**common, "client_key": self._settings.oauth_tiktok_client_key, "scope": "user.info.basic"}
-        return f"{self._settings.oauth_tiktok_authorize_url}?{urlencode(query)}"
+        return f"{self._settings.oauth_tiktok_authorize_url}?{urlencode(query)}", state
 
     async def complete(self, session: AsyncSession, provider: str, code: str, state: str) -> ProviderUser:
         self.require_configured(provider)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from parla_shared.ratelimit import RateLimit
-from parla_shared.secret_policy import placeholder_reason, url_password, weak_secret_reason
+from parla_shared.secret_policy import (
+    DEV_SERVICE_CLIENT_SECRETS,
+    is_development,
+    placeholder_reason,
+    url_password,
+    weak_secret_reason,
+)
 from parla_shared.settings import ServiceSettings, env_name
 
 DEV_SECRET_KEY = "parla-dev-identity-secret-key-change-me"  # noqa: S105 - documented development default
@@ -12,6 +18,8 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 TIKTOK_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
 TIKTOK_TOKEN_URL = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105
 TIKTOK_USERINFO_URL = "https://open.tiktokapis.com/v2/user/info/"
+# The services that may be named as a service token's audience.
+SERVICES = ("identity", "curriculum", "progress", "analytics")
 
 _RATE_LIMITS = (
     "register_per_ip",
@@ -35,6 +43,11 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
     refresh_token_ttl_days: int = 30
     signing_key_rotation_days: int = 30
     signing_keys_reload_seconds: float = 60.0
+
+    # Service-to-service tokens (client credentials): "service=secret,service=secret", and their lifetime.
+    # Unset: every service with the development secret in development and tests; in production, none.
+    service_client_secrets: str = ""
+    service_token_ttl_seconds: int = 300
 
     # One-time tokens mailed to the user.
     email_verification_ttl_hours: int = 48
@@ -88,10 +101,15 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("bcrypt_rounds must be at least 12 outside tests (NFR-6)")
         if not 4 <= self.bcrypt_rounds <= 31:
             raise ValueError("bcrypt_rounds must be between 4 and 31")
-        if self.access_token_ttl_seconds <= 0 or self.refresh_token_ttl_days <= 0:
+        if (
+            self.access_token_ttl_seconds <= 0
+            or self.refresh_token_ttl_days <= 0
+            or self.service_token_ttl_seconds <= 0
+        ):
             raise ValueError("token lifetimes must be positive")
         for name in _RATE_LIMITS:
             self.rate_limit(name)
+        self.service_clients  # noqa: B018 - parsed here so a malformed list stops start-up in any environment
 
     def rate_limit(self, name: str) -> RateLimit:
         """The parsed ``rate_limit_<name>`` setting."""
@@ -103,12 +121,28 @@ class IdentitySettings(ServiceSettings, kw_only=True, frozen=True):
         windows = [self.rate_limit(name).window_seconds for name in _RATE_LIMITS]
         return max(self.login_failure_window_seconds, *windows)
 
+    @property
+    def service_clients(self) -> dict[str, str]:
+        """The client secret of each service that may ask for service tokens."""
+        listed = self.service_client_secrets
+        if not listed and is_development(self.environment):
+            listed = DEV_SERVICE_CLIENT_SECRETS
+        clients: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in listed.split(","))):
+            name, separator, secret = item.partition("=")
+            if not separator or name.strip() not in SERVICES or not secret.strip():
+                raise ValueError("PARLA_SERVICE_CLIENT_SECRETS must look like progress=secret,analytics=secret")
+            clients[name.strip()] = secret.strip()
+        return clients
+
     def weak_secrets(self) -> dict[str, str]:
         problems = super().weak_secrets()
         generated = {env_name("identity_secret_key"): self.identity_secret_key}
         for item in filter(None, (part.strip() for part in self.identity_previous_secret_keys.split(","))):
             key_id, _, secret = item.partition("=")
             generated[f"{env_name('identity_previous_secret_keys')} (key {key_id.strip()})"] = secret.strip()
+        for client, secret in self.service_clients.items():
+            generated[f"{env_name('service_client_secrets')} ({client})"] = secret
         for name, secret in generated.items():
             if (reason := weak_secret_reason(secret, development_values=(DEV_SECRET_KEY,))) is not None:
                 problems[name] = reason

@@ -13,12 +13,15 @@ from parla_progress.dependencies import provide_progress
 from parla_progress.limits import Limits
 from parla_progress.settings import ProgressSettings
 from parla_shared.service import ServiceDefinition, build_service_app
+from parla_shared.service_tokens import ServiceTokens
 
 
 def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or ProgressSettings.from_env()
+    tokens = ServiceTokens(settings.identity_url, settings.service_name, settings.client_secret)
     curriculum = CurriculumClient(
         settings.curriculum_url,
+        tokens,
         timeout=settings.curriculum_timeout_seconds,
         cache_seconds=settings.curriculum_cache_seconds,
     )

@@ -2,7 +2,8 @@
 
 One ``httpx.AsyncClient`` per app (connection pooling), with timeouts; idempotent GETs are retried
 on connection errors and 5xx answers, the grading POST only when the request never reached the server.
-The learner's own access token is forwarded.
+Progress calls with its own service token (identity signs it for the audience ``curriculum``); the learner's
+token never leaves progress, the learner's id travels as data.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import msgspec
 import structlog
 
 from parla_shared.problems import Problem
+from parla_shared.service_tokens import ServiceTokens
 
 _log = structlog.get_logger("parla.progress.curriculum")
 _RETRIES = 3
+AUDIENCE = "curriculum"
 
 
 class TreeLesson(msgspec.Struct, frozen=True):
@@ -94,8 +97,11 @@ class _Cached:
 
 
 class CurriculumClient:
-    def __init__(self, base_url: str, *, timeout: float = 5.0, cache_seconds: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, tokens: ServiceTokens, *, timeout: float = 5.0, cache_seconds: float = 30.0
+    ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._tokens = tokens
         self._timeout = timeout
         self._cache_seconds = cache_seconds
         self._client: httpx.AsyncClient | None = None
@@ -112,6 +118,7 @@ class CurriculumClient:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        await self._tokens.close()
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -119,19 +126,24 @@ class CurriculumClient:
             raise RuntimeError("the curriculum client is not started")
         return self._client
 
-    async def course_tree(self, course_id: UUID, token: str) -> CourseTree:
-        body = await self._get_cached(f"/courses/{course_id}", token, what="Course")
+    async def course_tree(self, course_id: UUID) -> CourseTree:
+        body = await self._get_cached(f"/courses/{course_id}", what="Course")
         return msgspec.json.decode(body, type=CourseTree)
 
-    async def lesson(self, lesson_id: UUID, token: str) -> LessonContent:
-        body = await self._get_cached(f"/lessons/{lesson_id}", token, what="Lesson")
+    async def lesson(self, lesson_id: UUID) -> LessonContent:
+        body = await self._get_cached(f"/lessons/{lesson_id}", what="Lesson")
         return msgspec.json.decode(body, type=LessonContent)
 
-    async def grade(self, exercise_id: UUID, answer: str, token: str) -> Grade:
+    async def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self._tokens.token(AUDIENCE)}"}
+
+    async def grade(self, exercise_id: UUID, answer: str, learner_id: UUID) -> Grade:
         path = f"/internal/exercises/{exercise_id}/check"
+        body = {"answer": answer, "learner_id": str(learner_id)}
+        headers = await self._auth()
         for attempt in range(1, _RETRIES + 1):
             try:
-                response = await self._http.post(path, json={"answer": answer}, headers=_auth(token))
+                response = await self._http.post(path, json=body, headers=headers)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never reached curriculum: sending it again is safe.
@@ -145,14 +157,14 @@ class CurriculumClient:
         if response.status_code in (400, 422):
             raise Problem(400, "Answer rejected", _detail(response))
         if response.status_code != 200:
-            raise _bad_status(response)
+            raise self._bad_status(response)
         return msgspec.json.decode(response.content, type=Grade)
 
-    async def _get_cached(self, path: str, token: str, *, what: str) -> bytes:
+    async def _get_cached(self, path: str, *, what: str) -> bytes:
         cached = self._cache.get(path)
         if cached is not None and time.monotonic() - cached.fetched_at < self._cache_seconds:
             return cached.body
-        headers = _auth(token)
+        headers = await self._auth()
         if cached is not None and cached.etag:
             headers["If-None-Match"] = cached.etag
         response = await self._get(path, headers)
@@ -163,7 +175,7 @@ class CurriculumClient:
             self._cache.pop(path, None)
             raise Problem(404, f"{what} not found", f"{what.lower()} {path.rsplit('/', 1)[-1]} does not exist")
         if response.status_code != 200:
-            raise _bad_status(response)
+            raise self._bad_status(response)
         self._cache[path] = _Cached(response.headers.get("etag"), response.content, time.monotonic())
         return response.content
 
@@ -180,9 +192,22 @@ class CurriculumClient:
             await asyncio.sleep(0.05 * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    def _bad_status(self, response: httpx.Response) -> Problem:
+        if response.status_code == 503:
+            # Curriculum shed the call (overloaded): the learner's request is shed the same way, to retry.
+            return Problem(
+                503,
+                "Curriculum unavailable",
+                "the curriculum service is at capacity; retry after the time given in Retry-After",
+                headers={"Retry-After": response.headers.get("retry-after", "1")},
+            )
+        _log.warning("curriculum answered unexpectedly", status=response.status_code, body=response.text[:200])
+        if response.status_code in (401, 403):
+            # Curriculum refused progress' own credential (a key it does not know yet, a token it no longer
+            # accepts): the next call gets a fresh one. The learner did nothing wrong.
+            self._tokens.forget(AUDIENCE)
+            return Problem(503, "Curriculum unavailable", "curriculum refused this service's credential; try again")
+        return Problem(502, "Curriculum error", f"curriculum answered {response.status_code}")
 
 
 def _detail(response: httpx.Response) -> str:
@@ -196,18 +221,3 @@ def _detail(response: httpx.Response) -> str:
 def _unavailable(exc: Exception) -> Problem:
     _log.warning("curriculum unreachable", error=str(exc) or type(exc).__name__)
     return Problem(503, "Curriculum unavailable", "the curriculum service could not be reached; try again")
-
-
-def _bad_status(response: httpx.Response) -> Problem:
-    if response.status_code == 503:
-        # Curriculum shed the call (overloaded): the learner's request is shed the same way, to retry.
-        return Problem(
-            503,
-            "Curriculum unavailable",
-            "the curriculum service is at capacity; retry after the time given in Retry-After",
-            headers={"Retry-After": response.headers.get("retry-after", "1")},
-        )
-    _log.warning("curriculum answered unexpectedly", status=response.status_code, body=response.text[:200])
-    if response.status_code in (401, 403):
-        return Problem(response.status_code, "Not allowed by curriculum", _detail(response))
-    return Problem(502, "Curriculum error", f"curriculum answered {response.status_code}")

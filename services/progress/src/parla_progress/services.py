@@ -171,10 +171,6 @@ class ProgressService:
     def user_id(self) -> UUID:
         return self.principal.user_id
 
-    @property
-    def _token(self) -> str:
-        return self.principal.access_token
-
     # ------------------------------------------------------------------ reads
 
     async def _learner_or_default(self) -> Learner:
@@ -249,7 +245,7 @@ class ProgressService:
         ]
 
     async def course_progress(self, course_id: UUID) -> CourseProgressRead:
-        tree = await self.curriculum.course_tree(course_id, self._token)
+        tree = await self.curriculum.course_tree(course_id)
         enrolled = await self._enrolment(course_id) is not None
         progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
         statuses = lesson_statuses(tree.prerequisites(), *_completed_and_started(progress.values()))
@@ -290,7 +286,7 @@ class ProgressService:
 
     async def enrol(self, course_id: UUID) -> tuple[EnrollmentRead, bool]:
         """The enrolment, and whether it was created now."""
-        await self.curriculum.course_tree(course_id, self._token)  # 404 for an unknown course
+        await self.curriculum.course_tree(course_id)  # 404 for an unknown course
         await lock_learner(self.session, self.user_id)
         now = self.clock.now()
         created_id = (
@@ -325,7 +321,7 @@ class ProgressService:
         for candidate_id in candidates:
             if candidate_id not in enrolled:
                 continue
-            tree = await self.curriculum.course_tree(candidate_id, self._token)
+            tree = await self.curriculum.course_tree(candidate_id)
             if tree.lesson(lesson_id) is not None:
                 return tree
         return None
@@ -355,7 +351,7 @@ class ProgressService:
 
     async def start_lesson(self, lesson_id: UUID) -> SessionRead:
         await self._limit_session_starts()
-        content = await self.curriculum.lesson(lesson_id, self._token)  # 404 for an unknown lesson
+        content = await self.curriculum.lesson(lesson_id)  # 404 for an unknown lesson
         tree = await self._enrolled_tree_of(lesson_id, content.course_id)
         if tree is None:
             raise Problem(409, "Not enrolled", "enrol in the course of this lesson before starting it")
@@ -411,9 +407,9 @@ class ProgressService:
     async def start_practice(self, course_id: UUID) -> SessionRead:
         await self._limit_session_starts()
         if await self._enrolment(course_id) is None:
-            await self.curriculum.course_tree(course_id, self._token)  # 404 for an unknown course
+            await self.curriculum.course_tree(course_id)  # 404 for an unknown course
             raise Problem(409, "Not enrolled", "enrol in the course before practising it")
-        tree = await self.curriculum.course_tree(course_id, self._token)
+        tree = await self.curriculum.course_tree(course_id)
         lesson_ids = [lesson.id for lesson in tree.lessons()]
         learner = await lock_learner(self.session, self.user_id)
         now = self.clock.now()
@@ -522,7 +518,7 @@ class ProgressService:
         lesson_id = lesson_session.lesson_of(data.exercise_id)
         if lesson_id is None:
             raise Problem(400, "Exercise not in session", f"exercise {data.exercise_id} is not part of this session")
-        grade = await self.curriculum.grade(data.exercise_id, data.answer, self._token)
+        grade = await self.curriculum.grade(data.exercise_id, data.answer, self.user_id)
 
         learner = await lock_learner(self.session, self.user_id)
         # Under the lock, in one round trip: the session may have been completed, this key answered,
@@ -658,7 +654,7 @@ class ProgressService:
         lesson_session = await self._own_session(session_id)
         if lesson_session.result is not None:
             return msgspec.convert(lesson_session.result, CompletionRead)
-        tree = await self.curriculum.course_tree(lesson_session.course_id, self._token)
+        tree = await self.curriculum.course_tree(lesson_session.course_id)
 
         learner = await lock_learner(self.session, self.user_id)
         lesson_session = await self._own_session(session_id, refresh=True)

@@ -1,10 +1,12 @@
-"""Service-to-service endpoints: never routed by the gateway, and left out of the public OpenAPI document
-(their contract is in docs/decisions.md); callers forward a valid access token."""
+"""Service-to-service endpoints: never routed by the gateway, left out of the public OpenAPI document (their
+contract is in docs/decisions.md), and only for a service token progress got from identity for curriculum (a
+learner's access token is refused with 403)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+import structlog
 from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parla_curriculum.cache import ContentCache
 from parla_curriculum.checking import answer_key, grade
 from parla_curriculum.schemas import AnswerCheck, CheckResult
-from parla_shared.auth import Principal
+from parla_shared.auth import requires_service
 from parla_shared.problems import Problem, problem_responses
 
 
@@ -21,23 +23,25 @@ class InternalController(Controller):
     path = "/internal"
     tags = ["internal"]
     include_in_schema = False
+    guards = [requires_service("progress")]
 
     @post(
         "/exercises/{exercise_id:uuid}/check",
         status_code=200,
         summary="Grade an answer (for progress): the typed text, or the chosen option's id",
+        description="Only for the progress service's service token (`typ: service+jwt`, audience curriculum).",
         security=[{"BearerToken": []}],
-        responses=problem_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 403, 404),
     )
     async def check(
         self,
         db_session: NamedDependency[AsyncSession],
         content_cache: NamedDependency[ContentCache],
-        principal: NamedDependency[Principal],
         exercise_id: FromPath[UUID],
         data: JSONBody[AnswerCheck],
     ) -> CheckResult:
-        del principal  # required: only authenticated callers may grade
+        if data.learner_id is not None:
+            structlog.contextvars.bind_contextvars(learner_id=str(data.learner_id))  # for this request's log lines
         # The answer key is cached per content revision: a hot exercise is graded without a database round trip.
         key = await content_cache.value(
             db_session, ("answer-key", exercise_id), lambda session: answer_key(session, exercise_id)

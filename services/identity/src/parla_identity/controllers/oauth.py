@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from litestar import Controller, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect
+from litestar.params import CookieParameter, FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +20,7 @@ from parla_identity.domain import Identity
 from parla_identity.models import OAuthProvider, User
 from parla_identity.oauth import OAuthClients, ProviderUser, placeholder_email, provider_token_context
 from parla_identity.schemas import TokenPair
+from parla_identity.settings import IdentitySettings
 from parla_shared.context import request_context
 from parla_shared.db import SystemPath, route_system_path
 from parla_shared.events.outbox import Outbox
@@ -111,6 +115,34 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
     return user
 
 
+# The browser that started a login holds its state in this cookie; the callback must come from that browser, so
+# nobody can complete a login they started (with their own provider account) in someone else's browser.
+STATE_COOKIE = "parla_oauth_state"
+
+
+def state_cookie(settings: IdentitySettings, value: str, max_age: int) -> Cookie:
+    """HttpOnly, SameSite=Lax (sent on the provider's top-level redirect back), Secure when the public URL is https,
+    and only for the OAuth routes."""
+    return Cookie(
+        key=STATE_COOKIE,
+        value=value,
+        max_age=max_age,
+        path=urlsplit(settings.redirect_uri_base).path or "/",
+        httponly=True,
+        secure=settings.public_url.startswith("https://"),
+        samesite="lax",
+    )
+
+
+def require_same_browser(cookie_state: str | None, oauth_state: str) -> None:
+    if cookie_state is None or not secrets.compare_digest(cookie_state.encode(), oauth_state.encode()):
+        raise Problem(
+            400,
+            "OAuth login from another browser",
+            "this login was not started in this browser; start it again from the app",
+        )
+
+
 class OAuthController(Controller):
     path = "/auth/oauth"
     tags = ["auth"]
@@ -126,9 +158,9 @@ class OAuthController(Controller):
     async def authorize(
         self,
         provider: FromPath[str],
+        identity: NamedDependency[Identity],
         oauth_clients: NamedDependency[OAuthClients],
         db_session: NamedDependency[AsyncSession],
-        identity: NamedDependency[Identity],
     ) -> Redirect:
         await domain.limit_requests(
             db_session,
@@ -138,13 +170,20 @@ class OAuthController(Controller):
             email=None,
             detail="too many provider logins",
         )
-        url = await oauth_clients.authorization_url(db_session, provider)
+        url, state = await oauth_clients.authorization_url(db_session, provider)
         await db_session.commit()  # the request session commits only on 2xx; the state must outlive this 302
-        return Redirect(path=url, status_code=302)
+        settings = identity.settings
+        return Redirect(
+            path=url, status_code=302, cookies=[state_cookie(settings, state, settings.oauth_state_ttl_seconds)]
+        )
 
     @get(
         "/{provider:str}/callback",
         summary="Finish a provider login: the token pair (account linked or created)",
+        description=(
+            f"Only in the browser that called authorize: the `{STATE_COOKIE}` cookie set there must hold the `state` "
+            "(a 400 problem otherwise)."
+        ),
         responses=problem_responses(400, 401, 404, 409, 502, 503),
     )
     async def callback(
@@ -158,12 +197,14 @@ class OAuthController(Controller):
         code: FromQuery[str | None] = None,
         oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
         error: FromQuery[str | None] = None,
-    ) -> TokenPair:
+        cookie_state: Annotated[str | None, CookieParameter(name=STATE_COOKIE)] = None,
+    ) -> Response[TokenPair]:
         oauth_clients.require_configured(provider)
         if error:
             raise Problem(400, "OAuth login refused", f"{provider} answered: {error}")
         if not code or not oauth_state:
             raise Problem(400, "OAuth callback incomplete", "the callback needs both code and state")
+        require_same_browser(cookie_state, oauth_state)
         found = await oauth_clients.complete(db_session, provider, code, oauth_state)
         user = await user_for_provider(identity, db_session, outbox, found)
         pair = await domain.issue_token_pair(identity, db_session, user)
@@ -175,4 +216,5 @@ class OAuthController(Controller):
             subject_id=user.id,
             actor_id=user.id,
         )
-        return pair
+        # The state is used up: so is the cookie that bound it to this browser.
+        return Response(pair, cookies=[state_cookie(identity.settings, "", 0)])

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parla_identity import domain, events
 from parla_identity.models import User
 from parla_identity.schemas import UserRead, UserUpdate
+from parla_identity.standing import record_deleted_account
 from parla_shared.auth import Principal, requires_user
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
@@ -24,7 +25,13 @@ from parla_shared.problems import Problem, problem_responses
 async def current_user(db_session: AsyncSession, principal: Principal) -> User:
     user = await domain.user_by_id(db_session, principal.user_id)
     if user is None:
-        raise Problem(404, "Account not found", "the account of this token no longer exists")
+        # The token outlived its account: as unauthenticated as in every other service.
+        raise Problem(
+            401,
+            "Account not found",
+            "the account of this token no longer exists",
+            headers={"WWW-Authenticate": 'Bearer realm="parla"'},
+        )
     return user
 
 
@@ -32,6 +39,7 @@ async def erase_user(db_session: AsyncSession, outbox: Outbox, user_id: UUID, ac
     """Hard delete (FR-5): the user row and, by cascade, every identity row of theirs; other contexts erase
     their data when they receive ``parla.identity.user.deleted``."""
     await db_session.execute(sql_delete(User).where(User.id == user_id))
+    await record_deleted_account(db_session, user_id)
     await outbox.add(
         db_session,
         events.USER_DELETED,
@@ -47,13 +55,13 @@ class MeController(Controller):
     guards = [requires_user]
     security = [{"BearerToken": []}]
 
-    @get("", summary="The caller's profile", responses=problem_responses(401, 404))
+    @get("", summary="The caller's profile", responses=problem_responses(401))
     async def get_me(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> UserRead:
         return domain.user_read(await current_user(db_session, principal))
 
-    @patch("", summary="Change the caller's profile", responses=problem_responses(401, 404, 422))
+    @patch("", summary="Change the caller's profile", responses=problem_responses(401, 422))
     async def update_me(
         self,
         data: JSONBody[UserUpdate],
