@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 import psutil
-import yaml
+from _course import correct_answer, lesson_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-cpu-answer1"
@@ -47,29 +47,7 @@ IDLE_CPU_SHARE = 0.10  # of one core, summed over the platform: "idle" once the 
 DRAIN_LIMIT_SECONDS = 60.0
 
 
-def lesson_answers() -> dict[str, list[dict[str, Any]]]:
-    """Each lesson key's exercises (their definitions) in order, from the shipped course document."""
-    document = yaml.safe_load((ROOT / "content/courses/es-from-en/course.yaml").read_text(encoding="utf-8"))
-    defined: dict[str, dict[str, Any]] = {}
-    lessons: dict[str, list[dict[str, Any]]] = {}
-    for section in document["sections"]:
-        for unit in section["units"]:
-            for lesson in unit["lessons"]:
-                for entry in lesson["exercises"]:
-                    if "key" in entry:
-                        defined[entry["key"]] = entry
-                lessons[lesson["key"]] = lesson["exercises"]
-    return {key: [defined[str(e.get("use") or e["key"])] for e in entries] for key, entries in lessons.items()}
-
-
 ANSWERS = lesson_answers()
-
-
-def correct_answer(exercise: dict[str, Any], source: dict[str, Any]) -> str:
-    if exercise["type"] == "multiple_choice":
-        text = next(option["text"] for option in source["options"] if option.get("correct"))
-        return str(next(option["id"] for option in exercise["options"] if option["text"] == text))
-    return str(source["answer"])
 
 
 class Outcomes:
