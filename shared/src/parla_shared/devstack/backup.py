@@ -27,7 +27,6 @@ from parla_shared.devstack.processes import (
     RECOVERY_SETTINGS_FILE,
     EmbeddedPostgres,
     postgres_os_user,
-    postgres_tool,
 )
 
 DEFAULT_RETENTION_DAYS = 30
@@ -150,7 +149,7 @@ def take_base_backup(postgres: EmbeddedPostgres, store: BackupStore) -> BaseBack
     partial = target.with_name(target.name + ".partial")
     _run_as_postgres(
         [
-            postgres_tool("pg_basebackup"),
+            postgres.tool("pg_basebackup"),
             "-h",
             "127.0.0.1",
             "-p",
@@ -180,7 +179,9 @@ def take_base_backup(postgres: EmbeddedPostgres, store: BackupStore) -> BaseBack
     return backup
 
 
-def prune(store: BackupStore, retention: timedelta, now: datetime | None = None) -> list[Path]:
+def prune(
+    postgres: EmbeddedPostgres, store: BackupStore, retention: timedelta, now: datetime | None = None
+) -> list[Path]:
     """Delete base backups and archived WAL that no restore within ``retention`` of ``now`` needs.
 
     Kept: every base backup that ended within the period, plus the newest one before it (the start
@@ -197,7 +198,7 @@ def prune(store: BackupStore, retention: timedelta, now: datetime | None = None)
     if not kept:
         return removed
     before = set(store.archived_segments())
-    _run_as_postgres([postgres_tool("pg_archivecleanup"), "-x", ".gz", str(store.wal_dir), kept[0].start_wal])
+    _run_as_postgres([postgres.tool("pg_archivecleanup"), "-x", ".gz", str(store.wal_dir), kept[0].start_wal])
     removed += [store.wal_dir / name for name in sorted(before - set(store.archived_segments()))]
     return removed
 

