@@ -148,6 +148,7 @@ class EventConsumer:
             await message.ack()
 
     async def _apply_all_once(self, events: Sequence[EventEnvelope]) -> None:
+        """The events' effects in one transaction, each applied only if the inbox has not recorded it yet."""
         inbox = self._tables.inbox
         with running_system_path(SystemPath.CONSUMER):
             async with self._session_maker() as session, session.begin():
@@ -184,9 +185,8 @@ class EventConsumer:
             await self._dead_letter(message, None, deliveries, f"undecodable event: {exc}")
             await message.term()
             return
-        token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
         try:
-            await self._apply_once(event)
+            await self._apply_all_once([event])
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
             _log.warning(
                 "event handler failed",
@@ -202,24 +202,7 @@ class EventConsumer:
             else:
                 await message.nak(delay=min(30.0, 0.5 * 2**deliveries))
             return
-        finally:
-            request_context.reset(token)
         await message.ack()
-
-    async def _apply_once(self, event: EventEnvelope) -> None:
-        inbox = self._tables.inbox
-        with running_system_path(SystemPath.CONSUMER):
-            async with self._session_maker() as session, session.begin():
-                first_time = (
-                    await session.execute(
-                        insert(inbox)
-                        .values(event_id=event.id, consumer=self.subscription.durable, subject=event.type)
-                        .on_conflict_do_nothing()
-                        .returning(inbox.c.event_id)
-                    )
-                ).first()
-                if first_time is not None:
-                    await self.subscription.handler(session, event)
 
     async def _dead_letter(self, message: Msg, event: EventEnvelope | None, deliveries: int, error: str) -> None:
         dead_letters = self._tables.dead_letters
