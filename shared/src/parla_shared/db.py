@@ -47,6 +47,7 @@ def route_system_path(path: SystemPath) -> dict[str, SystemPath]:
 
 
 SET_SYSTEM_PATH = text("SELECT set_config('app.system_path', :path, true)")
+SET_ACTING = text("SELECT set_config('app.user_id', :user_id, true), set_config('app.system_path', :path, true)")
 
 
 async def name_system_path(connection: AsyncConnection, path: SystemPath) -> None:
@@ -74,10 +75,7 @@ def _set_acting_user(_session: Session, _transaction: SessionTransaction, connec
     path = system_path.get()
     if user_id is None and path is None:
         return
-    connection.execute(
-        text("SELECT set_config('app.user_id', :user_id, true), set_config('app.system_path', :path, true)"),
-        {"user_id": "" if user_id is None else str(user_id), "path": path or ""},
-    )
+    connection.execute(SET_ACTING, {"user_id": "" if user_id is None else str(user_id), "path": path or ""})
 
 
 # Bound parameters are passwords, token hashes, emails and answers: SQLAlchemy leaves them out of its log lines
