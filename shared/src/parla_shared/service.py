@@ -63,6 +63,8 @@ class ServiceDefinition:
     key_source: KeySource | None = None
     # Who answers for accounts now (admin checks, deleted accounts): identity over HTTP unless given (identity itself).
     account_standing: AccountStanding | None = None
+    # This service's credential for calling others; given when the service also uses it itself (one token cache).
+    service_tokens: ServiceTokens | None = None
     dependencies: dict[str, Provide] = field(default_factory=dict)
     background_tasks: Sequence[BackgroundTask] = ()
     state: dict[str, Any] = field(default_factory=dict)
@@ -112,7 +114,7 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
     remote_standing: IdentityStanding | None = None
     standing = definition.account_standing
     if standing is None:
-        tokens = ServiceTokens(settings.identity_url, name, settings.client_secret)
+        tokens = definition.service_tokens or ServiceTokens(settings.identity_url, name, settings.client_secret)
         standing = remote_standing = IdentityStanding(settings.identity_url, tokens)
     deleted_accounts = DeletedAccounts()
     prometheus = PrometheusConfig(app_name=f"parla_{name}", prefix="parla", group_path=True, exclude=["/metrics"])

@@ -31,6 +31,7 @@ def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None 
             description="Enrolments, lesson sessions, hearts, XP, daily goals, streaks and achievements.",
             route_handlers=[ProgressController],
             subscriptions=[IDENTITY_SUBSCRIPTION],
+            service_tokens=tokens,
             dependencies={
                 "progress": Provide(provide_progress, sync_to_thread=False),
             },
