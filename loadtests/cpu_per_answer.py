@@ -107,50 +107,48 @@ class AnsweringLearner(FastHttpUser):
             self.lessons[lesson_id] = self._until_served("get", f"/api/curriculum/lessons/{lesson_id}")
         return self.lessons[lesson_id]
 
+    def _post(self, path: str, name: str, expected: int, **options: Any) -> Any | None:
+        """One answer-path request, timed by status; its JSON body when it got ``expected``, else None (a failure)."""
+        started_at = time.perf_counter()
+        with self.client.post(
+            path, headers=self.auth | options.pop("headers", {}), name=name, catch_response=True, **options
+        ) as response:
+            Outcomes.record(response.status_code, started_at)
+            if response.status_code != expected:
+                response.failure(f"HTTP {response.status_code}")
+                return None
+            return response.json()
+
     @task
     def next_step(self) -> None:
         if self.session_id is None:
             lesson_id = random.choice(self.playable[-2:])
             content = self._content(lesson_id)
-            started_at = time.perf_counter()
-            with self.client.post(
-                f"{PRO}/lessons/{lesson_id}/sessions", headers=self.auth, name=START, catch_response=True
-            ) as started:
-                Outcomes.record(started.status_code, started_at)
-                if started.status_code != 201:
-                    started.failure(f"HTTP {started.status_code}")
-                    return
-                self.session_id = started.json()["session_id"]
+            started = self._post(f"{PRO}/lessons/{lesson_id}/sessions", START, 201)
+            if started is None:
+                return
+            self.session_id = started["session_id"]
             self.pending = [
                 {"exercise_id": exercise["id"], "answer": correct_answer(exercise, source), "time_spent_seconds": 4}
                 for exercise, source in zip(content["exercises"], ANSWERS[content["key"]], strict=True)
             ]
         elif self.pending:
-            started_at = time.perf_counter()
-            with self.client.post(
+            answered = self._post(
                 f"{PRO}/sessions/{self.session_id}/answers",
+                ANSWER,
+                200,
                 json=self.pending[0],
-                headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
-                name=ANSWER,
-                catch_response=True,
-            ) as answered:
-                Outcomes.record(answered.status_code, started_at)
-                if answered.status_code != 200:
-                    answered.failure(f"HTTP {answered.status_code}")
-                    return
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            if answered is not None:
                 self.pending.pop(0)
         else:
-            started_at = time.perf_counter()
-            with self.client.post(
-                f"{PRO}/sessions/{self.session_id}/complete", headers=self.auth, name=COMPLETE, catch_response=True
-            ) as completed:
-                Outcomes.record(completed.status_code, started_at)
-                if completed.status_code != 200:
-                    completed.failure(f"HTTP {completed.status_code}")
-                    return
-                for unlocked in completed.json()["unlocked_lesson_ids"]:
-                    if unlocked not in self.playable:
-                        self.playable.append(unlocked)
+            completed = self._post(f"{PRO}/sessions/{self.session_id}/complete", COMPLETE, 200)
+            if completed is None:
+                return
+            for unlocked in completed["unlocked_lesson_ids"]:
+                if unlocked not in self.playable:
+                    self.playable.append(unlocked)
             self.session_id = None
 
 
