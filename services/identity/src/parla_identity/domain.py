@@ -292,19 +292,35 @@ async def limit_requests(
 # --- access and refresh tokens ----------------------------------------------------------------------------
 
 
-async def access_token(identity: Identity, user_id: UUID, roles: Sequence[str]) -> str:
+async def _signed_token(
+    identity: Identity, token_type: str, *, audience: str, subject: str, ttl_seconds: int, **claims: Any
+) -> str:
+    """A JWT signed with the active key: the registered claims every Parla token carries, plus ``claims``."""
     kid, private_key = await identity.keys.active_key()
     now = datetime.now(UTC)
-    claims: dict[str, Any] = {
+    registered = {
         "iss": identity.settings.jwt_issuer,
-        "aud": identity.settings.jwt_audience,
-        "sub": str(user_id),
+        "aud": audience,
+        "sub": subject,
         "iat": now,
-        "exp": now + timedelta(seconds=identity.settings.access_token_ttl_seconds),
+        "exp": now + timedelta(seconds=ttl_seconds),
         "jti": uuid.uuid4().hex,
-        "roles": list(roles),
     }
-    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": ACCESS_TOKEN_TYPE})
+    return jwt.encode(
+        {**registered, **claims}, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": token_type}
+    )
+
+
+async def access_token(identity: Identity, user_id: UUID, roles: Sequence[str]) -> str:
+    settings = identity.settings
+    return await _signed_token(
+        identity,
+        ACCESS_TOKEN_TYPE,
+        audience=settings.jwt_audience,
+        subject=str(user_id),
+        ttl_seconds=settings.access_token_ttl_seconds,
+        roles=list(roles),
+    )
 
 
 def service_client_authenticated(settings: IdentitySettings, client_id: str, client_secret: str) -> bool:
@@ -320,19 +336,15 @@ def service_client_authenticated(settings: IdentitySettings, client_id: str, cli
 
 async def service_token(identity: Identity, client_id: str, audience: str) -> str:
     """A token for ``client_id`` to call ``audience``: typed ``service+jwt``, so no service mistakes it for a user's."""
-    kid, private_key = await identity.keys.active_key()
     settings = identity.settings
-    now = datetime.now(UTC)
-    claims: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": service_audience(settings.jwt_audience, audience),
-        "sub": f"service:{client_id}",
-        "client_id": client_id,
-        "iat": now,
-        "exp": now + timedelta(seconds=settings.service_token_ttl_seconds),
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid, "typ": SERVICE_TOKEN_TYPE})
+    return await _signed_token(
+        identity,
+        SERVICE_TOKEN_TYPE,
+        audience=service_audience(settings.jwt_audience, audience),
+        subject=f"service:{client_id}",
+        ttl_seconds=settings.service_token_ttl_seconds,
+        client_id=client_id,
+    )
 
 
 def new_refresh_token(identity: Identity, user_id: UUID, family_id: UUID | None = None) -> tuple[str, dict[str, Any]]:
