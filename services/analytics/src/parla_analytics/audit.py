@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import RowMapping, text
+from sqlalchemy import Row, RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parla_analytics.checkpoints import Checkpoint
@@ -154,6 +154,10 @@ VERIFY_SQL = (
 )
 
 
+async def _chain_head(connection: AsyncConnection) -> Row[Any]:
+    return (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
+
+
 async def _entries(connection: AsyncConnection) -> AsyncIterator[Mapping[str, Any]]:
     """Straight from asyncpg (a cursor, in the caller's transaction): SQLAlchemy's row handling would double
     the cost of a verification."""
@@ -175,7 +179,7 @@ async def verify_chain(
     beyond the chain head. ``checkpoints`` (verified signatures) pin earlier heads: an entry that differs from
     a checkpoint was rewritten, and a checkpoint beyond the end of the log means its tail was cut off.
     """
-    head = (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
+    head = await _chain_head(connection)
     pinned = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
     newest_checkpoint = max(pinned.values(), key=lambda checkpoint: checkpoint.seq, default=None)
     checked = 0
@@ -233,7 +237,7 @@ async def verify_chain(
 async def verify_since(connection: AsyncConnection, key: bytes, since: Checkpoint | None) -> tuple[int, str] | str:
     """The head, if every entry after ``since`` (or from the genesis) links and carries its keyed hash;
     otherwise why not. What a checkpoint is written after: a head is pinned only once it is proven."""
-    head = (await connection.execute(text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1"))).one()
+    head = await _chain_head(connection)
     seq, prev_hash = (since.seq, since.hash) if since is not None else (0, GENESIS_HASH)
     if head.last_seq < seq:
         return f"the chain head (seq {head.last_seq}) is behind the last checkpoint (seq {seq})"
@@ -250,7 +254,8 @@ async def verify_since(connection: AsyncConnection, key: bytes, since: Checkpoin
         if not hmac.compare_digest(entry_hash(key, prev_hash, row), row["hash"]):
             return f"entry {row['id']} does not match its keyed hash"
         prev_hash = row["hash"]
-        await asyncio.sleep(0)
+        if seq % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     if seq != head.last_seq or prev_hash != head.last_hash:
         return "the chain head does not match the last entry"
     return seq, prev_hash
