@@ -6,6 +6,7 @@ not what the service would say — matched to the served lessons' exercises by p
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,19 @@ def course_answer_key(host: str, from_language: str = "en", to_language: str = "
                         right, wrong = correct_answer(exercise, source), wrong_answer(exercise, source)
                         key.answers[str(exercise["id"])] = (right, wrong)
     return key
+
+
+def register_learners(host: str, prefix: str, count: int, password: str) -> list[str]:
+    """``count`` new accounts (``<prefix>-<run>-<n>@example.com``) registered through the gateway before a run's
+    clock starts (registration, bcrypt, is not what the load tests measure); their emails."""
+    run = uuid.uuid4().hex[:8]
+    emails = []
+    with httpx.Client(base_url=host, timeout=60) as client:
+        for n in range(count):
+            email = f"{prefix}-{run}-{n}@example.com"
+            response = client.post(
+                "/api/identity/auth/register", json={"email": email, "password": password, "name": f"{prefix} {n}"}
+            )
+            response.raise_for_status()
+            emails.append(email)
+    return emails

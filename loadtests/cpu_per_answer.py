@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
-from _course import correct_answer, lesson_answers
+from _course import correct_answer, lesson_answers, register_learners
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-cpu-answer1"
@@ -200,18 +199,6 @@ def sample(trees: dict[str, list[psutil.Process]]) -> dict[str, float]:
     return {name: tree_cpu_seconds(roots) for name, roots in trees.items()}
 
 
-def register(host: str, users: int) -> None:
-    run = uuid.uuid4().hex[:8]
-    with httpx.Client(base_url=host, timeout=60) as client:
-        for n in range(users):
-            email = f"cpu-{run}-{n}@example.com"
-            response = client.post(
-                "/api/identity/auth/register", json={"email": email, "password": PASSWORD, "name": f"Cpu {n}"}
-            )
-            response.raise_for_status()
-            Accounts.emails.append(email)
-
-
 def wait_until_idle(trees: dict[str, list[psutil.Process]]) -> float:
     """Seconds until the platform's summed CPU falls under IDLE_CPU_SHARE of a core (the event backlog drained)."""
     started = time.monotonic()
@@ -244,7 +231,7 @@ def main() -> None:
 
     trees = {watched.name: listening_roots(watched.port) for watched in platform_processes()}
     accounts = args.accounts or args.users
-    register(args.host, accounts)
+    Accounts.emails.extend(register_learners(args.host, "cpu", accounts, PASSWORD))
     if args.rate is not None:
         AnsweringLearner.wait_time = constant_throughput(args.rate / args.users)
     environment = Environment(user_classes=[AnsweringLearner], host=args.host)

@@ -19,8 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-import httpx
-from _course import correct_answer, lesson_answers
+from _course import correct_answer, lesson_answers, register_learners
 from locust import HttpUser, between, events, task
 
 USERS = int(os.environ.get("PARLA_BENCH_USERS", "40"))
@@ -35,18 +34,9 @@ ANSWERS = lesson_answers()
 
 
 @events.test_start.add_listener  # type: ignore[untyped-decorator]
-def register_learners(environment: Any, **_: Any) -> None:
+def register_accounts(environment: Any, **_: Any) -> None:
     """Accounts made before the clock starts: registration is not what this benchmark measures."""
-    host = environment.host
-    run = uuid.uuid4().hex[:8]
-    with httpx.Client(base_url=host, timeout=30) as client:
-        for n in range(USERS):
-            email = f"bench-{run}-{n}@example.com"
-            response = client.post(
-                "/api/identity/auth/register", json={"email": email, "password": PASSWORD, "name": f"Bench {n}"}
-            )
-            response.raise_for_status()
-            _accounts.append(email)
+    _accounts.extend(register_learners(environment.host, "bench", USERS, PASSWORD))
 
 
 class Learner(HttpUser):
