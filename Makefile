@@ -28,7 +28,7 @@ restore: install
 lint: install
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy shared/src services/*/src migrations loadtests
+	@$(RUN) mypy shared/src services/*/src tools/*/src migrations loadtests
 
 format: install
 	@$(RUN) ruff format .

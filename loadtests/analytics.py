@@ -1,4 +1,4 @@
-"""Load test of every analytics endpoint, as an administrator, over data made by ``parla_analytics.generate``.
+"""Load test of every analytics endpoint, as an administrator, over data made by ``generate_activity.py`` (here).
 
     PARLA_BENCH_SEED=<seed printed by the generator> PARLA_BENCH_USERS=100000 \\
     locust -f loadtests/analytics.py --headless -u 20 -r 5 -t 60s --host http://127.0.0.1:28380

@@ -12,7 +12,7 @@ Learners are seeded with identity's own CLI (``seed-learners``: real accounts an
 waiting in identity's outbox); each gets months of progress history in bulk SQL (``--sessions`` completed
 lessons spread over ``--days``, every exercise answered with about one in five wrong, the answers' idempotency
 records, daily XP, hearts log, achievements) and ``--tokens`` rotated refresh tokens; analytics gets
-``--events-per-learner`` activity rows from its generator (``python -m parla_analytics.generate``).
+``--events-per-learner`` activity rows from its generator (``loadtests/generate_activity.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from parla_analytics import queries as analytics
-from parla_shared.devstack.platform import role_passwords
+from parla_shared.provisioning.environment import role_passwords
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 2000  # learners per bulk statement
@@ -150,7 +150,7 @@ async def prepare(args: argparse.Namespace, dsn: str) -> None:
         migrated = await connection.fetchval("SELECT to_regclass('progress.learners') IS NOT NULL")
         await connection.close()
     if not migrated:
-        _run([sys.executable, "-m", "parla_shared.devstack.cli", "migrate", "--seed"], env)
+        _run([sys.executable, "-m", "parla_shared.provisioning.cli", "migrate", "--seed"], env)
     identity = role_url(dsn, "identity")
     started = time.perf_counter()
     _run(
@@ -219,7 +219,7 @@ async def analytics_events(args: argparse.Namespace, dsn: str, learners: int) ->
     wanted = learners * args.events_per_learner
     if have < wanted:
         _run(
-            [sys.executable, "-m", "parla_analytics.generate", "--events", str(wanted - have),
+            [sys.executable, str(Path(__file__).with_name("generate_activity.py")), "--events", str(wanted - have),
              "--users", str(learners), "--days", str(args.days), "--batch", "500000", "--seed", f"growth{learners}",
              "--database-url", role_url(dsn, "analytics")],
             DEVELOPMENT,

@@ -40,9 +40,9 @@ from pathlib import Path
 
 import asyncpg
 
-from parla_shared.devstack.database import SERVICES, drop_database, role_dsn, with_database
-from parla_shared.devstack.platform import prepare_database
-from parla_shared.testing import free_port
+from parla_shared.provisioning.database import SERVICES, drop_database, role_dsn, with_database
+from parla_shared.provisioning.environment import prepare_database
+from parla_testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

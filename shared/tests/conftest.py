@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parla_shared.devstack.database import owner_role
+from parla_shared.provisioning.database import owner_role
 from parla_shared.settings import ServiceSettings
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 def engine_for(test_env: TestEnvironment, service: str) -> AsyncEngine:

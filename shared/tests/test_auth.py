@@ -9,7 +9,7 @@ import pytest
 from litestar.exceptions import NotAuthorizedException
 
 from parla_shared.auth import HttpJwksKeySource, TokenVerifier
-from parla_shared.testing import TEST_AUDIENCE, TEST_ISSUER, JwksServer, SigningKey
+from parla_testing import TEST_AUDIENCE, TEST_ISSUER, JwksServer, SigningKey
 
 
 @pytest.fixture

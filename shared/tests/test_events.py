@@ -22,7 +22,7 @@ from parla_shared.events.outbox import Outbox, OutboxRelay
 from parla_shared.events.tables import MessagingTables
 from parla_shared.service import plain_dsn
 from parla_shared.settings import ServiceSettings
-from parla_shared.testing import RestartableNats, TestEnvironment
+from parla_testing import RestartableNats, TestEnvironment
 
 IDENTITY = MessagingTables("identity")
 ANALYTICS = MessagingTables("analytics")

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parla_shared.events.bus import EventBus, stream_name
 from parla_shared.events.consumer import Subscription
 from parla_shared.operational_metrics import OperationalMetrics
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 def _gauge(name: str, **labels: str) -> float:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
-from parla_shared.testing import JwksServer, TestEnvironment
+from parla_testing import JwksServer, TestEnvironment
 
 
 class ProbeSettings(ServiceSettings, kw_only=True, frozen=True):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from parla_shared.schema_version import SchemaVersion
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings, SettingsError
-from parla_shared.testing import JwksServer, TestEnvironment
+from parla_testing import JwksServer, TestEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
 ANALYTICS_MIGRATIONS = ROOT / "migrations" / "analytics"

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from parla_devstack.platform import Platform
 from parla_shared.db import create_engine, sqlalchemy_config
-from parla_shared.devstack import cli
-from parla_shared.devstack.database import SERVICES
-from parla_shared.devstack.platform import Platform, Ports, role_passwords
+from parla_shared.provisioning import cli
+from parla_shared.provisioning.database import SERVICES
+from parla_shared.provisioning.environment import Ports, role_passwords
 from parla_shared.secret_policy import estimated_bits, placeholder_reason, weak_secret_reason
 from parla_shared.settings import ServiceSettings, SettingsError
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 class ProbeSettings(ServiceSettings, kw_only=True, frozen=True):

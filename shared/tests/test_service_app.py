@@ -24,7 +24,7 @@ from parla_shared.db import SystemPath, route_system_path
 from parla_shared.migrations import fail_closed_row_security_sql
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
-from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, TokenFactory, bearer
+from parla_testing import JwksServer, SigningKey, TestEnvironment, TokenFactory, bearer
 
 
 class AnalyticsProbeSettings(ServiceSettings, kw_only=True, frozen=True):

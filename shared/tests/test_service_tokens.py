@@ -11,7 +11,7 @@ import pytest
 from parla_shared.problems import Problem
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
 from parla_shared.service_tokens import ServiceTokens
-from parla_shared.testing import JwksServer, SigningKey
+from parla_testing import JwksServer, SigningKey
 
 
 async def test_a_token_is_asked_for_once_and_kept_until_shortly_before_it_expires() -> None:

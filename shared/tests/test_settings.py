@@ -5,7 +5,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from parla_shared.settings import ServiceSettings, SettingsError
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 class ExampleSettings(ServiceSettings, kw_only=True, frozen=True):

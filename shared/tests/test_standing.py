@@ -17,7 +17,7 @@ from parla_shared.auth import requires_admin, requires_user
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
 from parla_shared.standing import DELETED_ACCOUNTS_CHANNEL, DeletedAccounts
-from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, bearer, free_port
+from parla_testing import JwksServer, SigningKey, TestEnvironment, bearer, free_port
 
 
 class ProbeSettings(ServiceSettings, kw_only=True, frozen=True):

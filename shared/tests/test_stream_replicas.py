@@ -10,9 +10,9 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 
-from parla_shared.devstack.processes import ChildProcess, nats_server_executable
+from parla_devstack.processes import ChildProcess, nats_server_executable
 from parla_shared.events.bus import EventBus, stream_name
-from parla_shared.testing import free_port
+from parla_testing import free_port
 
 
 @pytest.fixture

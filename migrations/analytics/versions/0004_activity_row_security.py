@@ -31,7 +31,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 S = "analytics"
-SERVICE_ROLE = "parla_analytics"  # parla_shared.devstack.database.role_name("analytics")
+SERVICE_ROLE = "parla_analytics"  # parla_shared.provisioning.database.role_name("analytics")
 SIGNATURE = f"{S}.ensure_monthly_partitions(text, integer, date)"
 
 

@@ -24,7 +24,7 @@ from parla_shared.events.envelope import EventEnvelope, encode_event
 from parla_shared.events.outbox import Outbox, OutboxRelay
 from parla_shared.events.tables import MessagingTables
 from parla_shared.service import plain_dsn
-from parla_shared.testing import JwksServer, TestEnvironment, wait_until_ready
+from parla_testing import JwksServer, TestEnvironment, wait_until_ready
 
 PRODUCERS = ("identity", "curriculum", "progress")
 CONSUMER_OF = {context: f"analytics-{context}" for context in PRODUCERS}

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 ADMIN_PATHS = [
     f"/users/{uuid4()}/activity",

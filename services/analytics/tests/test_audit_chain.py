@@ -20,7 +20,7 @@ from conftest import Producer, wait_processed
 from parla_analytics.audit import entry_hash
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.envelope import EventEnvelope
-from parla_shared.testing import TestEnvironment, TokenFactory, bearer
+from parla_testing import TestEnvironment, TokenFactory, bearer
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from parla_analytics.audit import canonical_entry
 from parla_analytics.checkpoints import CheckpointFile, write_checkpoint
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.envelope import EventEnvelope
-from parla_shared.testing import TestEnvironment, TokenFactory, bearer
+from parla_testing import TestEnvironment, TokenFactory, bearer
 
 MONTH = date(2019, 3, 1)
 COLUMNS = "id, seq, admin_user_id, action, table_name, record_id, old_values, new_values, ip_address, created_at"

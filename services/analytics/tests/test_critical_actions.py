@@ -9,7 +9,7 @@ import asyncpg
 from conftest import TEST_IP, Producer, wait_processed
 
 from parla_shared.events.envelope import EventEnvelope
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 CURRICULUM_ENTITIES = (
     "language",

@@ -9,7 +9,7 @@ from uuid import uuid4
 import asyncpg
 from conftest import Producer, envelope, wait_processed
 
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 
 async def test_a_deleted_user_loses_their_activity_and_keeps_an_audit_entry_with_the_id_only(

@@ -7,10 +7,10 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+from generate_activity import generate, main
 
-from parla_analytics.generate import generate, main
 from parla_analytics.settings import AnalyticsSettings
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 
 async def test_generated_rows_and_rollups_agree(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from parla_analytics.consumers import subscriptions
 from parla_shared.events.consumer import EventConsumer
 from parla_shared.events.tables import MessagingTables
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 
 async def _counts(pool: asyncpg.Pool, learner: str, lesson: str) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ from uuid import uuid4
 import asyncpg
 from conftest import TEST_AGENT, TEST_IP, Producer, wait_processed
 
-from parla_shared.testing import TokenFactory, bearer
+from parla_testing import TokenFactory, bearer
 
 
 async def _daily_active_today(client: Any, admin: dict[str, str]) -> int:

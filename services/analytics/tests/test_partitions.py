@@ -9,7 +9,7 @@ import asyncpg
 
 from parla_analytics.partitions import PARTITIONED_TABLES, ensure_partitions, ensure_partitions_once
 from parla_analytics.settings import AnalyticsSettings
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 def _months_from(start: date, count: int) -> list[str]:

@@ -9,7 +9,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 INSERT = "INSERT INTO analytics.user_activity_log (user_id, activity_type, created_at) VALUES ($1, 'login', $2)"
 

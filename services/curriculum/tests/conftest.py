@@ -14,7 +14,7 @@ from parla_curriculum.cli import import_course_file
 from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
 from parla_shared.service import plain_dsn
-from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, bearer
+from parla_testing import JwksServer, SigningKey, TestEnvironment, bearer
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 SHIPPED_COURSE = CHECKOUT / "content" / "courses" / "es-from-en" / "course.yaml"

@@ -22,7 +22,7 @@ from parla_curriculum.importer import ImportResult
 from parla_curriculum.media import media_storage
 from parla_curriculum.settings import CurriculumSettings
 from parla_shared.settings import SettingsError
-from parla_shared.testing import JwksServer, TestEnvironment
+from parla_testing import JwksServer, TestEnvironment
 
 BUCKET = "parla-media"
 

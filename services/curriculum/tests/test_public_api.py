@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
-from parla_shared.testing import SigningKey, bearer
+from parla_testing import SigningKey, bearer
 
 SHIPPED_COURSE = CurriculumSettings.from_env({"PARLA_DATABASE_URL": "postgresql://unused/x"}).content_path / (
     "courses/es-from-en/course.yaml"

@@ -1,4 +1,4 @@
-from parla_shared.testing import ServiceContract
+from parla_testing import ServiceContract
 
 
 class TestCurriculumServiceContract(ServiceContract):

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from parla_identity.app import create_app
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
-from parla_shared.testing import BehindGateway, JwksServer, TestEnvironment, bearer, wait_until_ready
+from parla_testing import BehindGateway, JwksServer, TestEnvironment, bearer, wait_until_ready
 
 PASSWORD = "Secret-pass1"
 

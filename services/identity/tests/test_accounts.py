@@ -12,7 +12,7 @@ from conftest import PASSWORD, code_from, events_of, login, new_email, register,
 from parla_identity.controllers import auth as auth_controller
 from parla_identity.passwords import bcrypt_cost
 from parla_identity.settings import IdentitySettings
-from parla_shared.testing import bearer
+from parla_testing import bearer
 
 
 async def test_register_answers_the_user_and_mails_a_verification_code(

@@ -19,7 +19,7 @@ from parla_identity.controllers.oauth import STATE_COOKIE, open_provider_token, 
 from parla_identity.domain import Identity
 from parla_identity.models import OAuthProvider
 from parla_identity.settings import IdentitySettings
-from parla_shared.testing import BehindGateway, bearer, wait_until_ready
+from parla_testing import BehindGateway, bearer, wait_until_ready
 
 
 @pytest.fixture(scope="module")

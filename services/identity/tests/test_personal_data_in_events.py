@@ -12,7 +12,7 @@ import pytest
 from conftest import login, new_email, register
 
 from parla_shared.events.bus import stream_name
-from parla_shared.testing import TestEnvironment, bearer
+from parla_testing import TestEnvironment, bearer
 
 
 async def _all_published(db: asyncpg.Connection, user_id: str, timeout: float = 30.0) -> None:

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from parla_identity.app import create_app
 from parla_identity.settings import IdentitySettings
 from parla_shared.settings import SettingsError
-from parla_shared.testing import BehindGateway, wait_until_ready
+from parla_testing import BehindGateway, wait_until_ready
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from conftest import login, new_email, register, user_with_token
 from nats.js.errors import NotFoundError
 
 from parla_shared.events.envelope import decode_event
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 async def _user(db: asyncpg.Connection, email: str | None = None, **columns: Any) -> uuid.UUID:

@@ -210,7 +210,7 @@ async def test_registration_mail_goes_over_smtp_end_to_end(settings: IdentitySet
     from litestar.testing import AsyncTestClient
 
     from parla_identity.app import create_app
-    from parla_shared.testing import wait_until_ready
+    from parla_testing import wait_until_ready
 
     inbox = _Inbox()
     with socket.socket() as probe:

@@ -23,7 +23,7 @@ from parla_identity.settings import IdentitySettings
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
 from parla_shared.problems import Problem
-from parla_shared.testing import bearer
+from parla_testing import bearer
 
 
 async def refreshed(client: Any, refresh_token: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
 from parla_shared.auth import ServicePrincipal, TokenVerifier, service_audience
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET, DEV_SERVICE_CLIENT_SECRETS
-from parla_shared.testing import bearer
+from parla_testing import bearer
 
 GRANT = {
     "grant_type": "client_credentials",

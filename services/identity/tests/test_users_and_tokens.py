@@ -21,7 +21,7 @@ from parla_identity import domain
 from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
 from parla_shared.db import SystemPath, running_system_path
-from parla_shared.testing import bearer
+from parla_testing import bearer
 
 
 async def test_me_answers_the_profile(client: Any) -> None:

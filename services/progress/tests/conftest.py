@@ -20,7 +20,7 @@ import uvicorn
 from parla_progress.app import create_app
 from parla_progress.clock import ManualClock
 from parla_progress.settings import ProgressSettings
-from parla_shared.testing import JwksServer, TestEnvironment, TokenFactory, bearer
+from parla_testing import JwksServer, TestEnvironment, TokenFactory, bearer
 
 ROOT = Path(__file__).resolve().parents[3]
 SPANISH_COURSE = ROOT / "content" / "courses" / "es-from-en" / "course.yaml"

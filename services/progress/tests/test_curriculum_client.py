@@ -18,7 +18,7 @@ from parla_progress.curriculum import CurriculumClient
 from parla_shared.problems import Problem
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
 from parla_shared.service_tokens import ServiceTokens
-from parla_shared.testing import JwksServer, SigningKey, TestEnvironment, bearer
+from parla_testing import JwksServer, SigningKey, TestEnvironment, bearer
 
 
 def _tokens(jwks_server: JwksServer, secret: str = DEV_SERVICE_CLIENT_SECRET) -> ServiceTokens:

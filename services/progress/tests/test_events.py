@@ -13,7 +13,7 @@ from conftest import Content, LearnerClient
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from parla_shared.events.envelope import EventEnvelope, decode_event
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 @pytest.fixture

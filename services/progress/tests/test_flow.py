@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import Content, LearnerClient
 
-from parla_shared.testing import bearer
+from parla_testing import bearer
 
 
 async def test_every_route_needs_a_learner(client: Any) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from parla_progress.clock import ManualClock
 from parla_progress.domain.hearts import HeartsState, hearts_at, lose_heart
-from parla_shared.testing import TokenFactory
+from parla_testing import TokenFactory
 
 FOUR_HOURS = timedelta(hours=4)
 # Mostly wrong answers, often minutes apart: five wrong answers before a heart comes back is what reaches

@@ -16,7 +16,7 @@ from conftest import Content, LearnerClient
 from parla_progress.clock import ManualClock
 from parla_shared.events.bus import ensure_streams
 from parla_shared.events.envelope import encode_event, new_event
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 PROGRESS_TABLES = (
     "learners",

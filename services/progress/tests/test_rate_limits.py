@@ -18,7 +18,7 @@ from parla_progress.app import create_app
 from parla_progress.clock import ManualClock
 from parla_progress.settings import ProgressSettings
 from parla_shared.settings import SettingsError
-from parla_shared.testing import TokenFactory
+from parla_testing import TokenFactory
 
 
 @pytest.fixture(scope="module")

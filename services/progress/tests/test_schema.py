@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from parla_shared.db import SystemPath
-from parla_shared.testing import TestEnvironment
+from parla_testing import TestEnvironment
 
 
 @pytest.fixture

@@ -296,7 +296,7 @@ def test_dockerfile_is_multi_stage_and_installs_from_the_lock_without_devstack()
         expanded = re.sub(r"\$\{(\w+)\}", lambda m: arg_defaults.get(m.group(1), ""), command)
         assert "--frozen" in expanded or "--locked" in expanded
         assert "--no-dev" in expanded
-        # --all-packages installs the root project, which pulls parla-shared[devstack] (embedded servers).
+        # --all-packages installs the root project, which pulls the devstack (embedded servers).
         assert "--all-packages" not in expanded
         assert "devstack" not in expanded
         assert set(re.findall(r"--package\s+(\S+)", expanded)) == members

@@ -1,6 +1,6 @@
 """Fills the activity log (and, consistently, every rollup) with realistic events for benchmarking.
 
-    python -m parla_analytics.generate --events 10000000 [--users 100000] [--days 180] [--batch 1000000]
+    python loadtests/generate_activity.py --events 10000000 [--users 100000] [--days 180] [--batch 1000000]
 
 Connects with ``PARLA_DATABASE_URL`` (the analytics role) unless ``--database-url`` is given. Rows are made
 inside PostgreSQL (``INSERT … SELECT`` over ``generate_series``), one batch per transaction: a staging table
@@ -293,7 +293,7 @@ def _json(value: object) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m parla_analytics.generate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="loadtests/generate_activity.py", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, required=True, help="activity rows to add")
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=180, help="spread over this many past days")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from parla_shared.devstack.processes import (
+from parla_devstack.processes import (
     RECOVERY_SETTINGS_FILE,
     EmbeddedPostgres,
     postgres_os_user,

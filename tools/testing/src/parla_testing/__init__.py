@@ -1,4 +1,4 @@
-"""Pytest plugin for every suite (``-p parla_shared.testing``): the real servers ``parla-dev test`` prepared,
+"""Pytest plugin for every suite (``-p parla_testing``): the real servers ``parla-dev test`` prepared,
 a real JWKS endpoint and tokens signed by it."""
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from parla_devstack.processes import EmbeddedNats
 from parla_shared.auth import SERVICE_TOKEN_TYPE, service_audience
-from parla_shared.devstack.database import (
+from parla_shared.events.permissions import nats_user, without_credentials
+from parla_shared.provisioning.database import (
     bootstrap_roles_and_schemas,
     create_database,
     drop_database,
@@ -31,8 +33,6 @@ from parla_shared.devstack.database import (
     role_dsn,
     with_database,
 )
-from parla_shared.devstack.processes import EmbeddedNats
-from parla_shared.events.permissions import nats_user, without_credentials
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
 from parla_shared.settings import ServiceSettings
 

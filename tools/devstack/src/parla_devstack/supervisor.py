@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parla_shared.devstack.processes import log_tail
+from parla_devstack.processes import log_tail
 
 # A child that stayed up this long counts as healthy again: its next crash restarts after the first delay.
 STABLE_SECONDS = 60.0

@@ -1,4 +1,5 @@
-"""``parla-dev``: run the local platform (``make run``) or every test suite against real servers (``make test``)."""
+"""``parla-dev``'s development commands: run the local platform (``make run``), every test suite against real
+servers (``make test``), back up and restore the embedded database, and the load test (``make loadtest``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from parla_shared.devstack.backup import (
+from parla_devstack.backup import (
     DEFAULT_BACKUP_INTERVAL_HOURS,
     DEFAULT_RETENTION_DAYS,
     BackupError,
@@ -31,27 +32,22 @@ from parla_shared.devstack.backup import (
     restore,
     take_base_backup,
 )
-from parla_shared.devstack.database import SERVICES, drop_database, with_database
-from parla_shared.devstack.loadtest import loadtest as run_journey
-from parla_shared.devstack.platform import (
-    TEST_PORTS,
-    Infrastructure,
-    Platform,
+from parla_devstack.loadtest import loadtest as run_journey
+from parla_devstack.platform import TEST_PORTS, Infrastructure, Platform
+from parla_devstack.processes import EmbeddedPostgres, postgres_bin_dir
+from parla_devstack.supervisor import Supervisor
+from parla_shared.events.permissions import NatsPasswords
+from parla_shared.provisioning.cli import main
+from parla_shared.provisioning.database import SERVICES, drop_database, with_database
+from parla_shared.provisioning.environment import (
     Ports,
-    app_database_of,
     data_dir_of,
     prepare_database,
     project_root,
     role_passwords,
-    weak_role_passwords,
 )
-from parla_shared.devstack.processes import EmbeddedPostgres, postgres_bin_dir
-from parla_shared.devstack.supervisor import Supervisor
-from parla_shared.events.permissions import NatsPasswords
-from parla_shared.secret_policy import is_development, placeholder_reason, url_password
-from parla_shared.settings import SettingsError
 
-SUITES = ("shared", *SERVICES, "e2e")
+SUITES = ("shared", "devstack", "deploy", *SERVICES, "e2e")
 
 
 def _say(message: str) -> None:
@@ -167,11 +163,14 @@ def _count(report: Path, result: SuiteResult) -> None:
 
 
 def _suite_path(root: Path, suite: str) -> Path:
-    if suite == "shared":
-        return root / "shared" / "tests"
-    if suite == "e2e":
-        return root / "tests" / "e2e"
-    return root / "services" / suite / "tests"
+    """Each suite's tests stand beside what they test."""
+    special = {
+        "shared": root / "shared" / "tests",
+        "devstack": root / "tools" / "devstack" / "tests",
+        "deploy": root / "deploy" / "tests",
+        "e2e": root / "tests" / "e2e",
+    }
+    return special.get(suite, root / "services" / suite / "tests")
 
 
 def _run_suite(
@@ -300,31 +299,6 @@ def _summarise(results: Sequence[SuiteResult]) -> int:
     return 0 if ok else 1
 
 
-def migrate(args: argparse.Namespace) -> int:
-    """For deployments (compose, Kubernetes jobs): roles, schemas and migrations on ``PARLA_DATABASE_URL``."""
-    environ = dict(os.environ)
-    # A deployment's job: production unless it says otherwise (the seeds it runs inherit this).
-    environ.setdefault("PARLA_ENVIRONMENT", "production")
-    server_dsn = environ.get("PARLA_DATABASE_URL")
-    if not server_dsn:
-        _say("PARLA_DATABASE_URL must name the PostgreSQL server (an admin URL) to migrate")
-        return 2
-    try:
-        passwords = role_passwords(environ)
-        if not is_development(environ["PARLA_ENVIRONMENT"]):
-            refuse_weak_migration_secrets(server_dsn, passwords)
-    except SettingsError as exc:
-        _say(f"configuration error: {exc}")
-        return 2
-    root = project_root()
-    dsns = prepare_database(root, with_database(server_dsn, "postgres"), app_database_of(server_dsn), passwords)
-    if args.seed:
-        platform = Platform(root, data_dir_of(environ), Ports().overridden_by(environ), environ)
-        platform.seed(dsns, environ.get("PARLA_NATS_URL", f"nats://127.0.0.1:{Ports().nats}"))
-    _say("database ready")
-    return 0
-
-
 def _embedded_postgres(environ: Mapping[str, str]) -> tuple[EmbeddedPostgres, BackupStore]:
     if environ.get("PARLA_DATABASE_URL"):
         raise BackupError(
@@ -393,34 +367,19 @@ def restore_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def refuse_weak_migration_secrets(server_dsn: str, passwords: Mapping[str, str]) -> None:
-    """Outside development the roles get no development default, placeholder or weak password."""
-    problems = weak_role_passwords(passwords)
-    admin_password = url_password(server_dsn)
-    if admin_password and (reason := placeholder_reason(admin_password)) is not None:
-        problems["PARLA_DATABASE_URL's password"] = reason
-    if problems:
-        listed = "; ".join(f"{name} {reason}" for name, reason in problems.items())
-        raise SettingsError(f"refusing to migrate outside development (PARLA_ENVIRONMENT): {listed}")
-
-
 def loadtest(args: argparse.Namespace) -> int:
     """The learner journey against a running platform (``make loadtest``)."""
     return run_journey(args, project_root())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="parla-dev", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``parla-dev``'s development commands (the ``parla.dev_commands`` entry point of this package)."""
     commands.add_parser("run", help="start the whole platform on the embedded default").set_defaults(handler=run)
     test_parser = commands.add_parser("test", help="run every test suite, each in its own process")
     test_parser.add_argument("suites", nargs="*", help=f"some of {', '.join(SUITES)} (default: all)")
     test_parser.add_argument("--keep-database", action="store_true", help="don't drop the test database")
     test_parser.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[], help="passed to every pytest")
     test_parser.set_defaults(handler=test)
-    migrate_parser = commands.add_parser("migrate", help="roles, schemas and migrations on PARLA_DATABASE_URL")
-    migrate_parser.add_argument("--seed", action="store_true", help="also run every service's seed")
-    migrate_parser.set_defaults(handler=migrate)
     commands.add_parser("backup", help="base backup of the embedded PostgreSQL, then retention").set_defaults(
         handler=backup
     )
@@ -436,9 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_parser.add_argument("--duration", default="5m", help="locust run time, e.g. 90s, 5m")
     load_parser.add_argument("--host", default="http://localhost:8080", help="the gateway")
     load_parser.set_defaults(handler=loadtest)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # ``python -m parla_devstack.cli run``: the same program as ``parla-dev run``
     sys.exit(main())

@@ -28,7 +28,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from parla_shared.devstack.backup import (
+from parla_devstack.backup import (
     BackupError,
     BackupStore,
     BaseBackup,
@@ -37,16 +37,16 @@ from parla_shared.devstack.backup import (
     take_base_backup,
     wal_segment_name,
 )
-from parla_shared.devstack.database import SERVICES, role_dsn, with_database
-from parla_shared.devstack.platform import prepare_database
-from parla_shared.devstack.processes import (
+from parla_devstack.processes import (
     EmbeddedPostgres,
     find_postgres_bin_dir,
     postgres_bin_dir,
 )
-from parla_shared.testing import free_port
+from parla_shared.provisioning.database import SERVICES, role_dsn, with_database
+from parla_shared.provisioning.environment import prepare_database
+from parla_testing import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATABASE = "parla"
 PASSWORDS = {service: f"pitr-test-{service}" for service in SERVICES}
 
@@ -69,7 +69,7 @@ class EmbeddedServer:
         if self.postgres.bin_dir != postgres_bin_dir({}):
             env["PARLA_POSTGRES_BIN_DIR"] = str(self.postgres.bin_dir)
         return subprocess.run(
-            [sys.executable, "-m", "parla_shared.devstack.cli", *args],
+            [sys.executable, "-m", "parla_devstack.cli", *args],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -292,7 +292,7 @@ def test_wal_segment_names_follow_postgresql() -> None:
 def test_backup_refuses_a_server_it_does_not_control(tmp_path: Path) -> None:
     env = {**os.environ, "PARLA_DATA_DIR": str(tmp_path), "PARLA_DATABASE_URL": "postgresql://postgres@127.0.0.1/x"}
     result = subprocess.run(
-        [sys.executable, "-m", "parla_shared.devstack.cli", "backup"],
+        [sys.executable, "-m", "parla_devstack.cli", "backup"],
         env=env,
         capture_output=True,
         text=True,

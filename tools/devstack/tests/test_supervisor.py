@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import psutil
 
-from parla_shared.devstack.database import drop_database, with_database
-from parla_shared.devstack.processes import ChildProcess
-from parla_shared.devstack.supervisor import Supervisor, Watched
-from parla_shared.testing import RestartableNats, TestEnvironment, free_port
+from parla_devstack.processes import ChildProcess
+from parla_devstack.supervisor import Supervisor, Watched
+from parla_shared.provisioning.database import drop_database, with_database
+from parla_testing import RestartableNats, TestEnvironment, free_port
 
 SERVICES = ("identity", "curriculum", "progress", "analytics")
 
@@ -110,7 +110,7 @@ def test_make_run_restarts_a_killed_service_and_says_why(
     output = tmp_path / "run.out"
     with output.open("wb") as sink:
         run = subprocess.Popen(
-            [sys.executable, "-m", "parla_shared.devstack.cli", "run"],
+            [sys.executable, "-m", "parla_devstack.cli", "run"],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

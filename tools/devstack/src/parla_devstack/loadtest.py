@@ -17,8 +17,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from parla_shared.devstack.database import role_dsn, with_database
-from parla_shared.devstack.platform import DEFAULT_DATABASE, Ports, app_database_of, data_dir_of, role_passwords
+from parla_shared.provisioning.database import role_dsn, with_database
+from parla_shared.provisioning.environment import (
+    DEFAULT_DATABASE,
+    Ports,
+    app_database_of,
+    data_dir_of,
+    role_passwords,
+)
 
 _COLUMNS = ("Request Count", "Failure Count", "50%", "95%", "99%", "Requests/s")
 
