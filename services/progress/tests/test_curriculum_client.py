@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+import aiohttp
 import httpx
 import jwt
 import pytest
 from conftest import Content, ThreadedServer
 
-from parla_progress.curriculum import CurriculumClient
+from parla_progress.clients.curriculum import CurriculumClient
 from parla_shared.problems import Problem
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET
 from parla_shared.service_tokens import ServiceTokens
@@ -28,14 +29,15 @@ def _tokens(jwks_server: JwksServer, secret: str = DEV_SERVICE_CLIENT_SECRET) ->
 async def test_trees_are_revalidated_with_their_etag(
     curriculum_url: str, content: Content, jwks_server: JwksServer
 ) -> None:
-    client = CurriculumClient(curriculum_url, _tokens(jwks_server), cache_seconds=0)
-    await client.start()
     statuses: list[int] = []
+    tracing = aiohttp.TraceConfig()
 
-    async def record(response: httpx.Response) -> None:
-        statuses.append(response.status_code)
+    async def record(_session: object, _context: object, params: aiohttp.TraceRequestEndParams) -> None:
+        statuses.append(params.response.status)
 
-    client._http.event_hooks["response"].append(record)
+    tracing.on_request_end.append(record)
+    client = CurriculumClient(curriculum_url, _tokens(jwks_server), cache_seconds=0, trace_configs=[tracing])
+    await client.start()
     try:
         first = await client.course_tree(content.test_id)
         second = await client.course_tree(content.test_id)
@@ -55,14 +57,20 @@ async def test_trees_are_revalidated_with_their_etag(
 async def test_grading_sends_progress_service_token_and_the_learner_id_as_data(
     curriculum_url: str, content: Content, jwks_server: JwksServer
 ) -> None:
-    client = CurriculumClient(curriculum_url, _tokens(jwks_server))
+    sent: list[tuple[Mapping[str, str], bytes]] = []
+    tracing = aiohttp.TraceConfig()
+
+    async def record_headers(_session: object, _context: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
+        sent.append((params.headers, b""))
+
+    async def record_body(_session: object, _context: object, params: aiohttp.TraceRequestChunkSentParams) -> None:
+        headers, body = sent[-1]
+        sent[-1] = (headers, body + params.chunk)
+
+    tracing.on_request_headers_sent.append(record_headers)
+    tracing.on_request_chunk_sent.append(record_body)
+    client = CurriculumClient(curriculum_url, _tokens(jwks_server), trace_configs=[tracing])
     await client.start()
-    sent: list[httpx.Request] = []
-
-    async def record(request: httpx.Request) -> None:
-        sent.append(request)
-
-    client._http.event_hooks["request"].append(record)
     learner_id = uuid.uuid4()
     try:
         tree = await client.course_tree(content.test_id)
@@ -71,9 +79,9 @@ async def test_grading_sends_progress_service_token_and_the_learner_id_as_data(
         assert grade.correct is True
         wrong = await client.grade(exercise, content.wrong[exercise], learner_id)
         assert (wrong.correct, wrong.feedback) == (False, "wrong")
-        grading = sent[-1]
-        assert json.loads(grading.content)["learner_id"] == str(learner_id)
-        token = grading.headers["authorization"].removeprefix("Bearer ")
+        headers, body = sent[-1]
+        assert json.loads(body)["learner_id"] == str(learner_id)
+        token = headers["Authorization"].removeprefix("Bearer ")
         assert jwt.get_unverified_header(token)["typ"] == "service+jwt"
         claims = jwt.decode(token, options={"verify_signature": False})
         assert (claims["client_id"], claims["aud"]) == ("progress", "parla-curriculum")

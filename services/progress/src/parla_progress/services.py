@@ -18,18 +18,17 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy import Float, Insert, Text, Update, cast, delete, func, null, select, update
+from sqlalchemy import Float, Text, cast, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from uuid_utils.compat import uuid7
 
 from parla_progress import events
+from parla_progress.clients.curriculum import CourseTree, CurriculumClient
 from parla_progress.clock import Clock
-from parla_progress.curriculum import CourseTree, CurriculumClient
 from parla_progress.domain.achievements import AchievementDefinition, LearnerStats, achievements_to_award
 from parla_progress.domain.achievements import count_completed_skills as count_skills
 from parla_progress.domain.daily_xp import local_date_for
-from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at, lose_heart
+from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
 from parla_progress.domain.scoring import is_perfect, lesson_score
 from parla_progress.domain.streaks import StreakState, record_activity, streak_at
 from parla_progress.domain.unlocking import lesson_statuses, newly_unlocked
@@ -63,7 +62,9 @@ from parla_progress.schemas import (
     TodayRead,
 )
 from parla_progress.settings import ProgressSettings
+from parla_progress.use_cases.answers import answer_exercise
 from parla_shared.auth import Principal
+from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -489,139 +490,18 @@ class ProgressService:
     # ------------------------------------------------------------------ answers
 
     async def answer(self, session_id: UUID, data: AnswerCreate, idempotency_key: str | None) -> AnswerRead:
-        self.limits.take_from_address(self.limits.answers_per_ip, "too many answers from this address")
-        limit = self.limits.answers_per_account
-        now = self.clock.now()
-        found = (
-            await self.session.execute(
-                select(
-                    LessonSession,
-                    _stored_response(session_id, idempotency_key),
-                    # The account's limit, in this same round trip (a replayed answer is not counted again).
-                    limit_reached_at(
-                        UserExerciseInteraction.user_id,
-                        UserExerciseInteraction.interaction_at,
-                        self.user_id,
-                        limit,
-                        now,
-                    ),
-                ).where(LessonSession.id == session_id, LessonSession.user_id == self.user_id)
-            )
-        ).one_or_none()
-        if found is None:
-            raise Problem(404, "Session not found", f"session {session_id} does not exist")
-        lesson_session, stored_response, limit_reached = found
-        if stored_response is not None:
-            return _replayed(stored_response, data.exercise_id)
-        refuse_over_limit(limit_reached, limit, now, "too many answers")
-        _ensure_active(lesson_session)
-        lesson_id = lesson_session.lesson_of(data.exercise_id)
-        if lesson_id is None:
-            raise Problem(400, "Exercise not in session", f"exercise {data.exercise_id} is not part of this session")
-        grade = await self.curriculum.grade(data.exercise_id, data.answer, self.user_id)
-
-        learner = await lock_learner(self.session, self.user_id)
-        # Under the lock, in one round trip: the session may have been completed, this key answered,
-        # or this exercise attempted by another request while we graded.
-        status, stored_response, previous_attempts = (
-            await self.session.execute(
-                select(
-                    select(LessonSession.status).where(LessonSession.id == session_id).scalar_subquery(),
-                    _stored_response(session_id, idempotency_key),
-                    select(func.count())
-                    .where(
-                        UserExerciseInteraction.session_id == session_id,
-                        UserExerciseInteraction.exercise_id == data.exercise_id,
-                    )
-                    .scalar_subquery(),
-                )
-            )
-        ).one()
-        if stored_response is not None:
-            return _replayed(stored_response, data.exercise_id)
-        if status != "active":
-            raise Problem(409, "Session completed", "this session is completed: start a new one")
-        now = self.clock.now()
-        interval = self.settings.heart_interval
-        state = _hearts_state(learner)
-        hearts_lost = 0
-        if not lesson_session.practice:
-            if hearts_at(state, now, interval=interval).hearts == 0:
-                raise Problem(403, "Out of hearts", "no hearts left: this lesson cannot go on")
-            if not grade.correct:
-                new_state, changes = lose_heart(state, now, interval=interval)
-                hearts_lost = 1 if new_state.hearts < hearts_at(state, now, interval=interval).hearts else 0
-                await self._apply_hearts(learner, new_state, changes)
-        hearts_now = hearts_at(_hearts_state(learner), now, interval=interval).hearts
-
-        attempt_number = previous_attempts + 1
-        result = AnswerRead(
-            exercise_id=data.exercise_id,
-            correct=grade.correct,
-            correct_answer=grade.correct_answer,
-            feedback=grade.feedback,
-            message=grade.message,
-            hearts=hearts_now,
-            xp_earned=0,
-            attempt_number=attempt_number,
-            hearts_lost=hearts_lost,
+        return await answer_exercise(
+            await driver_connection(self.session),
+            user_id=self.user_id,
+            session_id=session_id,
+            data=data,
+            idempotency_key=idempotency_key,
+            now=self.clock.now(),
+            heart_interval=self.settings.heart_interval,
+            limits=self.limits,
+            curriculum=self.curriculum,
+            outbox=self.outbox,
         )
-        _, write_event = self.outbox.insert(
-            events.EXERCISE_ANSWERED,
-            events.ExerciseAnswered(
-                user_id=self.user_id,
-                course_id=lesson_session.course_id,
-                lesson_id=lesson_id,
-                session_id=session_id,
-                exercise_id=data.exercise_id,
-                correct=grade.correct,
-                attempt_number=attempt_number,
-                time_spent_seconds=data.time_spent_seconds,
-                hints_used=data.hints_used,
-                hearts_lost=hearts_lost,
-                xp_earned=0,
-            ),
-            subject_id=self.user_id,
-        )
-        # The interaction, the stored response (for retries), the lesson's time and hearts and the event: one
-        # statement, one round trip (data-modifying CTEs), instead of a unit-of-work flush and three more.
-        interaction_id = uuid7()
-        writes: list[Insert | Update] = [
-            insert(UserExerciseInteraction).values(
-                id=interaction_id,
-                user_id=self.user_id,
-                exercise_id=data.exercise_id,
-                lesson_id=lesson_id,
-                session_id=session_id,
-                user_answer=data.answer,
-                is_correct=grade.correct,
-                attempt_number=attempt_number,
-                time_spent_seconds=data.time_spent_seconds,
-                hints_used=data.hints_used,
-                hearts_lost=hearts_lost,
-                xp_earned=0,
-                interaction_at=now,
-            ),
-            insert(LessonSessionAnswer).values(
-                id=uuid7(),
-                session_id=session_id,
-                user_id=self.user_id,
-                interaction_id=interaction_id,
-                idempotency_key=idempotency_key,
-                response=msgspec.to_builtins(result),
-            ),
-        ]
-        if not lesson_session.practice:
-            writes.append(
-                update(UserLessonProgress)
-                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id == lesson_id)
-                .values(
-                    total_time_seconds=UserLessonProgress.total_time_seconds + data.time_spent_seconds,
-                    hearts_lost=UserLessonProgress.hearts_lost + hearts_lost,
-                )
-            )
-        await self.session.execute(write_event.add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes))))
-        return result
 
     async def _apply_hearts(self, learner: Learner, state: HeartsState, changes: Sequence[HeartsChange]) -> None:
         learner.hearts = state.hearts

@@ -60,6 +60,18 @@ class Outbox:
         )
         return event, statement
 
+    @staticmethod
+    def insert_sql(parameter: int) -> str:
+        """SQL writing the events of a JSON array (``as_json``) bound at ``$parameter``, for a statement in SQL."""
+        # Only a parameter's number is formatted in; the events themselves are bound.
+        source = f"jsonb_array_elements(${parameter:d}::jsonb) AS e"
+        return f"INSERT INTO outbox (id, subject, payload) SELECT (e->>'id')::uuid, e->>'type', e FROM {source}"  # noqa: S608
+
+    @staticmethod
+    def as_json(events: Sequence[EventEnvelope]) -> str:
+        """The events as the JSON array ``insert_sql`` reads (the driver's jsonb codec takes text)."""
+        return msgspec.json.encode(events).decode()
+
     def event(
         self,
         event_type: str,

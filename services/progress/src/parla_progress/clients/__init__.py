@@ -1,0 +1,1 @@
+"""Outbound calls: curriculum over HTTP."""
