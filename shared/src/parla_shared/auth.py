@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Coroutine
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -260,7 +260,9 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
-def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are coroutines though they await nothing: Litestar runs a plain function guard in a worker thread, a
+# thread hop on every request (docs/performance.md).
+async def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal_of(connection)
 
 
@@ -283,11 +285,13 @@ async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Prin
     return principal_of(request)
 
 
-def requires_service(*callers: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def requires_service(
+    *callers: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Coroutine[Any, Any, None]]:
     """Guard of service-to-service routes: only a service token of one of ``callers`` (401 without a token, 403 for
     a user's token or another service's)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = connection.scope.get("user")
         if caller is None:
             raise _unauthorized("a service token is required")
