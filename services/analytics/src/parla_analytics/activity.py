@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from parla_shared.db import driver_connection
 
 
 def week_start(day: date) -> date:
@@ -42,10 +47,17 @@ def as_uuid(value: Any) -> UUID | None:
     return None
 
 
+def _user_lock_key(user_id: UUID) -> str:
+    return f"analytics.user.{user_id}"
+
+
+_ERASED_AMONG = "SELECT user_id FROM erased_users WHERE user_id = ANY($1::uuid[])"
+
+
 async def lock_user(session: AsyncSession, user_id: UUID) -> None:
     """Serializes per-user rollup changes across the identity and progress consumers (and erasure)."""
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"analytics.user.{user_id}"}
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": _user_lock_key(user_id)}
     )
 
 
@@ -54,59 +66,79 @@ async def is_erased(session: AsyncSession, user_id: UUID) -> bool:
     return found.first() is not None
 
 
-async def record_activity(
-    session: AsyncSession,
-    *,
-    event_id: UUID,
-    user_id: UUID,
-    activity_type: str,
-    activity_data: dict[str, Any] | None,
-    occurred_at: datetime,
-    ip: str | None,
-    user_agent: str | None,
-) -> bool:
+@dataclass(frozen=True)
+class Activity:
+    """One learner action for the activity log (an event's id, its user and what it says)."""
+
+    event_id: UUID
+    user_id: UUID
+    activity_type: str
+    activity_data: dict[str, Any] | None
+    occurred_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+# Taken in one key order by every batch, so two batches never wait on each other in a cycle.
+_LOCK_USERS = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM (SELECT unnest($1::text[]) AS key ORDER BY 1) AS keys"
+)
+_INSERT_ACTIVITY = (
+    "INSERT INTO user_activity_log (id, user_id, activity_type, activity_data, ip_address, user_agent, created_at) "
+    "SELECT id, user_id, activity_type, data::jsonb, ip::inet, user_agent, created_at "
+    "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) "
+    "AS a(id, user_id, activity_type, data, ip, user_agent, created_at) "
+    "ON CONFLICT DO NOTHING"
+)
+_ADD_ACTIVE_DAYS = (
+    "WITH new_day AS (INSERT INTO daily_active_learners (activity_date, user_id) "
+    "SELECT * FROM unnest($1::date[], $2::uuid[]) ON CONFLICT DO NOTHING RETURNING activity_date) "
+    "INSERT INTO daily_active_counts (activity_date, learners) SELECT activity_date, count(*) FROM new_day "
+    "GROUP BY activity_date "
+    "ON CONFLICT (activity_date) DO UPDATE SET learners = daily_active_counts.learners + EXCLUDED.learners"
+)
+_ADD_ACTIVE_WEEKS = (
+    "WITH new_week AS (INSERT INTO user_active_weeks (user_id, week_start) "
+    "SELECT * FROM unnest($1::uuid[], $2::date[]) ON CONFLICT DO NOTHING RETURNING user_id, week_start) "
+    "INSERT INTO cohort_retention (cohort_week, week_number, learners) "
+    "SELECT s.cohort_week, (w.week_start - s.cohort_week) / 7, count(*) "
+    "FROM new_week w JOIN user_signups s ON s.user_id = w.user_id WHERE w.week_start >= s.cohort_week "
+    "GROUP BY 1, 2 "
+    "ON CONFLICT (cohort_week, week_number) DO UPDATE SET learners = cohort_retention.learners + EXCLUDED.learners"
+)
+
+
+async def record_activities(driver: asyncpg.Connection, activities: Sequence[Activity]) -> list[Activity]:
+    """Activity rows plus the daily-active and weekly-retention rollups, a statement each for the whole batch;
+    returns the activities recorded (an erased user's are not)."""
+    if not activities:
+        return []
+    users = {activity.user_id for activity in activities}
+    await driver.execute(_LOCK_USERS, [_user_lock_key(user_id) for user_id in users])
+    erased = {row[0] for row in await driver.fetch(_ERASED_AMONG, list(users))}
+    kept = [activity for activity in activities if activity.user_id not in erased]
+    if not kept:
+        return kept
+    await driver.execute(
+        _INSERT_ACTIVITY,
+        [activity.event_id for activity in kept],
+        [activity.user_id for activity in kept],
+        [activity.activity_type for activity in kept],
+        [None if a.activity_data is None else json.dumps(a.activity_data, default=str) for a in kept],
+        [valid_ip(activity.ip) for activity in kept],
+        [activity.user_agent for activity in kept],
+        [activity.occurred_at for activity in kept],
+    )
+    active_days = sorted({(utc_date(a.occurred_at), a.user_id) for a in kept}, key=str)
+    await driver.execute(_ADD_ACTIVE_DAYS, [day for day, _ in active_days], [user for _, user in active_days])
+    active_weeks = sorted({(a.user_id, week_start(utc_date(a.occurred_at))) for a in kept}, key=str)
+    await driver.execute(_ADD_ACTIVE_WEEKS, [user for user, _ in active_weeks], [week for _, week in active_weeks])
+    return kept
+
+
+async def record_activity(session: AsyncSession, activity: Activity) -> bool:
     """One activity row plus the daily-active and weekly-retention rollups; False when the user was erased."""
-    await lock_user(session, user_id)
-    if await is_erased(session, user_id):
-        return False
-    await session.execute(
-        text(
-            "INSERT INTO user_activity_log (id, user_id, activity_type, activity_data, ip_address, user_agent, "
-            "created_at) VALUES (:id, :user_id, :type, CAST(:data AS jsonb), CAST(:ip AS inet), :ua, :at) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {
-            "id": event_id,
-            "user_id": user_id,
-            "type": activity_type,
-            "data": None if activity_data is None else json.dumps(activity_data, default=str),
-            "ip": valid_ip(ip),
-            "ua": user_agent,
-            "at": occurred_at,
-        },
-    )
-    day = utc_date(occurred_at)
-    await session.execute(
-        text(
-            "WITH new_day AS (INSERT INTO daily_active_learners (activity_date, user_id) VALUES (:day, :u) "
-            "ON CONFLICT DO NOTHING RETURNING activity_date) "
-            "INSERT INTO daily_active_counts (activity_date, learners) SELECT activity_date, 1 FROM new_day "
-            "ON CONFLICT (activity_date) DO UPDATE SET learners = daily_active_counts.learners + 1"
-        ),
-        {"day": day, "u": user_id},
-    )
-    await session.execute(
-        text(
-            "WITH new_week AS (INSERT INTO user_active_weeks (user_id, week_start) VALUES (:u, :week) "
-            "ON CONFLICT DO NOTHING RETURNING user_id, week_start) "
-            "INSERT INTO cohort_retention (cohort_week, week_number, learners) "
-            "SELECT s.cohort_week, (w.week_start - s.cohort_week) / 7, 1 "
-            "FROM new_week w JOIN user_signups s ON s.user_id = w.user_id WHERE w.week_start >= s.cohort_week "
-            "ON CONFLICT (cohort_week, week_number) DO UPDATE SET learners = cohort_retention.learners + 1"
-        ),
-        {"u": user_id, "week": week_start(day)},
-    )
-    return True
+    return bool(await record_activities(await driver_connection(session), [activity]))
 
 
 async def record_signup(session: AsyncSession, user_id: UUID, signed_up_at: datetime) -> None:
@@ -146,42 +178,55 @@ async def record_signup(session: AsyncSession, user_id: UUID, signed_up_at: date
     )
 
 
-async def record_lesson_start(session: AsyncSession, lesson_id: UUID, course_id: UUID | None) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO lesson_stats (lesson_id, course_id, starts) VALUES (:l, :c, 1) "
-            "ON CONFLICT (lesson_id) DO UPDATE SET starts = lesson_stats.starts + 1, "
-            "course_id = COALESCE(EXCLUDED.course_id, lesson_stats.course_id)"
-        ),
-        {"l": lesson_id, "c": course_id},
+@dataclass
+class LessonTally:
+    course_id: UUID | None = None
+    starts: int = 0
+    completions: int = 0
+    score_sum: float = 0.0
+
+
+@dataclass
+class ExerciseTally:
+    attempts: int = 0
+    correct: int = 0
+    time_spent_seconds: float = 0.0
+
+
+async def add_to_lesson_stats(driver: asyncpg.Connection, tallies: Mapping[UUID, LessonTally]) -> None:
+    """FR-21's per-lesson counters, one upsert for a batch's lessons."""
+    if not tallies:
+        return
+    await driver.execute(
+        "INSERT INTO lesson_stats (lesson_id, course_id, starts, completions, score_sum) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::float8[]) "
+        "ON CONFLICT (lesson_id) DO UPDATE SET starts = lesson_stats.starts + EXCLUDED.starts, "
+        "completions = lesson_stats.completions + EXCLUDED.completions, "
+        "score_sum = lesson_stats.score_sum + EXCLUDED.score_sum, "
+        "course_id = COALESCE(EXCLUDED.course_id, lesson_stats.course_id)",
+        list(tallies),
+        [tally.course_id for tally in tallies.values()],
+        [tally.starts for tally in tallies.values()],
+        [tally.completions for tally in tallies.values()],
+        [tally.score_sum for tally in tallies.values()],
     )
 
 
-async def record_lesson_completion(
-    session: AsyncSession, lesson_id: UUID, course_id: UUID | None, score: float
-) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO lesson_stats (lesson_id, course_id, completions, score_sum) VALUES (:l, :c, 1, :score) "
-            "ON CONFLICT (lesson_id) DO UPDATE SET completions = lesson_stats.completions + 1, "
-            "score_sum = lesson_stats.score_sum + EXCLUDED.score_sum, "
-            "course_id = COALESCE(EXCLUDED.course_id, lesson_stats.course_id)"
-        ),
-        {"l": lesson_id, "c": course_id, "score": score},
-    )
-
-
-async def record_answer(
-    session: AsyncSession, lesson_id: UUID, exercise_id: UUID, *, correct: bool, time_spent_seconds: float
-) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO exercise_stats (lesson_id, exercise_id, attempts, correct, time_spent_seconds_sum) "
-            "VALUES (:l, :e, 1, :correct, :seconds) ON CONFLICT (lesson_id, exercise_id) DO UPDATE SET "
-            "attempts = exercise_stats.attempts + 1, correct = exercise_stats.correct + EXCLUDED.correct, "
-            "time_spent_seconds_sum = exercise_stats.time_spent_seconds_sum + EXCLUDED.time_spent_seconds_sum"
-        ),
-        {"l": lesson_id, "e": exercise_id, "correct": 1 if correct else 0, "seconds": max(0.0, time_spent_seconds)},
+async def add_to_exercise_stats(driver: asyncpg.Connection, tallies: Mapping[tuple[UUID, UUID], ExerciseTally]) -> None:
+    """FR-21's per-exercise counters, one upsert for a batch's exercises (keyed by lesson and exercise)."""
+    if not tallies:
+        return
+    await driver.execute(
+        "INSERT INTO exercise_stats (lesson_id, exercise_id, attempts, correct, time_spent_seconds_sum) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::float8[]) "
+        "ON CONFLICT (lesson_id, exercise_id) DO UPDATE SET attempts = exercise_stats.attempts + EXCLUDED.attempts, "
+        "correct = exercise_stats.correct + EXCLUDED.correct, "
+        "time_spent_seconds_sum = exercise_stats.time_spent_seconds_sum + EXCLUDED.time_spent_seconds_sum",
+        [lesson for lesson, _ in tallies],
+        [exercise for _, exercise in tallies],
+        [tally.attempts for tally in tallies.values()],
+        [tally.correct for tally in tallies.values()],
+        [tally.time_spent_seconds for tally in tallies.values()],
     )
 
 

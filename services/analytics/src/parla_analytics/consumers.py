@@ -7,15 +7,19 @@ else is acknowledged and skipped (logged).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_analytics import activity
-from parla_analytics.activity import as_uuid, valid_ip
+from parla_analytics.activity import Activity, ExerciseTally, LessonTally, as_uuid, valid_ip
 from parla_analytics.audit import AuditEntry, append_audit_entry
+from parla_shared.db import driver_connection
 from parla_shared.events.consumer import Subscription
 from parla_shared.events.envelope import EventEnvelope
 
@@ -55,13 +59,12 @@ def _without(data: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key not in keys}
 
 
-async def _activity(session: AsyncSession, event: EventEnvelope, activity_type: str, data: dict[str, Any]) -> bool:
+def _as_activity(event: EventEnvelope, activity_type: str, data: dict[str, Any]) -> Activity | None:
     user_id = as_uuid(event.data.get("user_id"))
     if user_id is None:
         _log.warning("event without a user id skipped", type=event.type, event_id=str(event.id))
-        return False
-    return await activity.record_activity(
-        session,
+        return None
+    return Activity(
         event_id=event.id,
         user_id=user_id,
         activity_type=activity_type,
@@ -70,6 +73,11 @@ async def _activity(session: AsyncSession, event: EventEnvelope, activity_type: 
         ip=event.ip,
         user_agent=event.user_agent,
     )
+
+
+async def _activity(session: AsyncSession, event: EventEnvelope, activity_type: str, data: dict[str, Any]) -> bool:
+    recorded = _as_activity(event, activity_type, data)
+    return recorded is not None and await activity.record_activity(session, recorded)
 
 
 def _audit(event: EventEnvelope, action: str, **fields: Any) -> AuditEntry:
@@ -192,30 +200,47 @@ async def handle_curriculum(session: AsyncSession, event: EventEnvelope, *, audi
     await append_audit_entry(session, entry, audit_key)
 
 
-async def handle_progress(session: AsyncSession, event: EventEnvelope) -> None:
-    data = event.data
-    activity_type = PROGRESS_ACTIVITY.get(event.type) or generic_activity_type(event.type)
-    recorded = await _activity(session, event, activity_type, _without(data, {"user_id"}))
-    if not recorded:
-        return  # unknown user id, or an erased user's late event: no rollup either
-    lesson_id, course_id = as_uuid(data.get("lesson_id")), as_uuid(data.get("course_id"))
-    match event.type:
-        case "parla.progress.lesson.started" if lesson_id is not None:
-            await activity.record_lesson_start(session, lesson_id, course_id)
-        case "parla.progress.lesson.completed" if lesson_id is not None:
-            await activity.record_lesson_completion(session, lesson_id, course_id, float(data.get("score") or 0))
-        case "parla.progress.exercise.answered" if lesson_id is not None:
-            exercise_id = as_uuid(data.get("exercise_id"))
-            if exercise_id is not None:
-                await activity.record_answer(
-                    session,
-                    lesson_id,
-                    exercise_id,
-                    correct=bool(data.get("correct")),
-                    time_spent_seconds=float(data.get("time_spent_seconds") or 0),
-                )
-        case _:
-            pass
+async def handle_progress(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    """A batch of learner events: their activity rows and rollups in a handful of statements, whatever its size."""
+    by_event: dict[UUID, EventEnvelope] = {}
+    activities: list[Activity] = []
+    for event in events:
+        activity_type = PROGRESS_ACTIVITY.get(event.type) or generic_activity_type(event.type)
+        recorded = _as_activity(event, activity_type, _without(event.data, {"user_id"}))
+        if recorded is not None:
+            by_event[event.id] = event
+            activities.append(recorded)
+    driver = await driver_connection(session)
+    lessons: defaultdict[UUID, LessonTally] = defaultdict(LessonTally)
+    exercises: defaultdict[tuple[UUID, UUID], ExerciseTally] = defaultdict(ExerciseTally)
+    # An unknown user id or an erased user's late event is not recorded, and counts in no rollup either.
+    for recorded in await activity.record_activities(driver, activities):
+        event = by_event[recorded.event_id]
+        data = event.data
+        lesson_id = as_uuid(data.get("lesson_id"))
+        if lesson_id is None:
+            continue
+        match event.type:
+            case "parla.progress.lesson.started":
+                lesson = lessons[lesson_id]
+                lesson.starts += 1
+                lesson.course_id = as_uuid(data.get("course_id")) or lesson.course_id
+            case "parla.progress.lesson.completed":
+                lesson = lessons[lesson_id]
+                lesson.completions += 1
+                lesson.score_sum += float(data.get("score") or 0)
+                lesson.course_id = as_uuid(data.get("course_id")) or lesson.course_id
+            case "parla.progress.exercise.answered":
+                exercise_id = as_uuid(data.get("exercise_id"))
+                if exercise_id is not None:
+                    exercise = exercises[lesson_id, exercise_id]
+                    exercise.attempts += 1
+                    exercise.correct += 1 if data.get("correct") else 0
+                    exercise.time_spent_seconds += max(0.0, float(data.get("time_spent_seconds") or 0))
+            case _:
+                pass
+    await activity.add_to_lesson_stats(driver, lessons)
+    await activity.add_to_exercise_stats(driver, exercises)
 
 
 def subscriptions(audit_key: bytes) -> list[Subscription]:
@@ -230,5 +255,5 @@ def subscriptions(audit_key: bytes) -> list[Subscription]:
             ["parla.curriculum.>"],
             partial(handle_curriculum, audit_key=audit_key),
         ),
-        Subscription("analytics-progress", "progress", ["parla.progress.>"], handle_progress),
+        Subscription("analytics-progress", "progress", ["parla.progress.>"], batch_handler=handle_progress),
     ]

@@ -28,16 +28,26 @@ from parla_shared.events.tables import MessagingTables
 _log = structlog.get_logger("parla.events.consumer")
 
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+EventBatchHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """What a service consumes: a durable consumer on one context's stream, for some subjects."""
+    """What a service consumes: a durable consumer on one context's stream, for some subjects.
+
+    ``handler`` applies one event at a time; ``batch_handler``, for a busy stream, all the new events of a fetched
+    batch at once (in set-based statements), in the same transaction as their inbox rows. Exactly one is given.
+    """
 
     durable: str
     context: str
     subjects: Sequence[str]
-    handler: EventHandler
+    handler: EventHandler | None = None
+    batch_handler: EventBatchHandler | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError(f"subscription {self.durable}: give exactly one of handler and batch_handler")
 
 
 def _message_event_id(message: Msg) -> UUID:
@@ -167,10 +177,16 @@ class EventConsumer:
                         )
                     ).scalars()
                 )
+                fresh = []
                 for event in events:
-                    if event.id not in first_time:
-                        continue
-                    first_time.discard(event.id)  # the same event twice in one batch: applied once
+                    if event.id in first_time:
+                        first_time.discard(event.id)  # the same event twice in one batch: applied once
+                        fresh.append(event)
+                if self.subscription.batch_handler is not None:
+                    await self.subscription.batch_handler(session, fresh)
+                    return
+                assert self.subscription.handler is not None
+                for event in fresh:
                     token = request_context.set(RequestContext(event.request_id, event.ip, event.user_agent))
                     try:
                         await self.subscription.handler(session, event)
