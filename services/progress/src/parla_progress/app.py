@@ -12,6 +12,7 @@ from parla_progress.controllers.progress import ProgressController
 from parla_progress.dependencies import provide_progress
 from parla_progress.limits import Limits
 from parla_progress.settings import ProgressSettings
+from parla_progress.use_cases.completion import AchievementCatalogue
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.service_tokens import ServiceTokens
 
@@ -35,7 +36,12 @@ def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None 
             dependencies={
                 "progress": Provide(provide_progress, sync_to_thread=False),
             },
-            state={"clock": clock or SystemClock(), "curriculum": curriculum, "limits": Limits.from_settings(settings)},
+            state={
+                "clock": clock or SystemClock(),
+                "curriculum": curriculum,
+                "limits": Limits.from_settings(settings),
+                "achievements_catalogue": AchievementCatalogue(),
+            },
         )
     )
 

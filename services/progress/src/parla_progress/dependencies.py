@@ -24,5 +24,6 @@ def provide_progress(
         settings=state.settings,
         curriculum=state.curriculum,
         limits=state.limits,
+        achievements_catalogue=state.achievements_catalogue,
         principal=principal,
     )

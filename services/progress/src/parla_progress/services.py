@@ -12,26 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy import Float, Text, cast, delete, func, null, select, update
+from sqlalchemy import Float, Text, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_progress import events
 from parla_progress.clients.curriculum import CourseTree, CurriculumClient
 from parla_progress.clock import Clock
-from parla_progress.domain.achievements import AchievementDefinition, LearnerStats, achievements_to_award
-from parla_progress.domain.achievements import count_completed_skills as count_skills
 from parla_progress.domain.daily_xp import local_date_for
-from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
-from parla_progress.domain.scoring import is_perfect, lesson_score
-from parla_progress.domain.streaks import StreakState, record_activity, streak_at
-from parla_progress.domain.unlocking import lesson_statuses, newly_unlocked
+from parla_progress.domain.hearts import HeartsState, hearts_at
+from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZONE, learner_zone
+from parla_progress.domain.streaks import StreakState, streak_at
+from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.limits import Limits, limit_reached_at, refuse_over_limit
 from parla_progress.models import (
     USER_TABLES,
@@ -39,16 +36,13 @@ from parla_progress.models import (
     ErasedUser,
     Learner,
     LessonSession,
-    LessonSessionAnswer,
     UserAchievement,
     UserCourse,
     UserDailyXp,
     UserExerciseInteraction,
-    UserHeartsLog,
     UserLessonProgress,
 )
 from parla_progress.schemas import (
-    AchievementRead,
     AnswerCreate,
     AnswerRead,
     CompletionRead,
@@ -63,35 +57,11 @@ from parla_progress.schemas import (
 )
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.answers import answer_exercise
+from parla_progress.use_cases.completion import AchievementCatalogue, complete_session
 from parla_shared.auth import Principal
 from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
-
-DEFAULT_TIMEZONE = "UTC"
-DEFAULT_DAILY_XP_GOAL = 20
-DAILY_XP_GOALS = (10, 20, 30, 50)
-
-
-def learner_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
-
-
-def valid_timezone(name: object) -> str | None:
-    if not isinstance(name, str) or not 0 < len(name) <= 50:  # learners.timezone is VARCHAR(50)
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-def valid_goal(goal: object) -> int | None:
-    return goal if isinstance(goal, int) and goal in DAILY_XP_GOALS else None
 
 
 def new_learner(user_id: UUID) -> Learner:
@@ -167,6 +137,7 @@ class ProgressService:
     curriculum: CurriculumClient
     principal: Principal
     limits: Limits
+    achievements_catalogue: AchievementCatalogue
 
     @property
     def user_id(self) -> UUID:
@@ -478,15 +449,6 @@ class ProgressService:
             .values(last_active_at=now)
         )
 
-    async def _own_session(self, session_id: UUID, *, refresh: bool = False) -> LessonSession:
-        statement = select(LessonSession).where(LessonSession.id == session_id, LessonSession.user_id == self.user_id)
-        if refresh:
-            statement = statement.execution_options(populate_existing=True)
-        found = (await self.session.execute(statement)).scalar_one_or_none()
-        if found is None:
-            raise Problem(404, "Session not found", f"session {session_id} does not exist")
-        return found
-
     # ------------------------------------------------------------------ answers
 
     async def answer(self, session_id: UUID, data: AnswerCreate, idempotency_key: str | None) -> AnswerRead:
@@ -503,327 +465,22 @@ class ProgressService:
             outbox=self.outbox,
         )
 
-    async def _apply_hearts(self, learner: Learner, state: HeartsState, changes: Sequence[HeartsChange]) -> None:
-        learner.hearts = state.hearts
-        learner.hearts_refill_anchor = state.hearts_refill_anchor
-        for change in changes:
-            self.session.add(
-                UserHeartsLog(
-                    user_id=self.user_id,
-                    action=change.action,
-                    hearts_before=change.hearts_before,
-                    hearts_after=change.hearts_after,
-                    reason=change.reason,
-                    created_at=change.at,
-                )
-            )
-            await self._publish(
-                events.HEARTS_CHANGED,
-                events.HeartsChanged(
-                    user_id=self.user_id,
-                    action=change.action,
-                    hearts_before=change.hearts_before,
-                    hearts_after=change.hearts_after,
-                    reason=change.reason,
-                ),
-            )
-
-    # ------------------------------------------------------------------ completion
-
     async def complete(self, session_id: UUID) -> CompletionRead:
-        lesson_session = await self._own_session(session_id)
-        if lesson_session.result is not None:
-            return msgspec.convert(lesson_session.result, CompletionRead)
-        tree = await self.curriculum.course_tree(lesson_session.course_id)
-
-        learner = await lock_learner(self.session, self.user_id)
-        lesson_session = await self._own_session(session_id, refresh=True)
-        if lesson_session.result is not None:
-            return msgspec.convert(lesson_session.result, CompletionRead)
-        answers = (
-            await self.session.execute(
-                select(
-                    UserExerciseInteraction.exercise_id,
-                    UserExerciseInteraction.is_correct,
-                    UserExerciseInteraction.time_spent_seconds,
-                )
-                .where(UserExerciseInteraction.session_id == session_id)
-                .order_by(UserExerciseInteraction.attempt_number, UserExerciseInteraction.interaction_at)
-            )
-        ).all()
-        first_answer: dict[UUID, bool] = {}
-        for answer in answers:
-            first_answer.setdefault(answer.exercise_id, answer.is_correct)
-        missing = [ex for ex in lesson_session.exercise_ids if ex not in first_answer]
-        if missing:
-            raise Problem(
-                409,
-                "Session not finished",
-                f"{len(missing)} exercise(s) of this session have no answer yet",
-                extra={"unanswered_exercise_ids": [str(ex) for ex in missing]},
-            )
-        now = self.clock.now()
-        zone = learner_zone(learner.timezone)
-        total = len(lesson_session.exercise_ids)
-        correct_count = sum(1 for ex in lesson_session.exercise_ids if first_answer[ex])
-        score = lesson_score(correct_count, total)
-        perfect = is_perfect(answer.is_correct for answer in answers)
-        time_spent = sum(answer.time_spent_seconds for answer in answers)
-        lesson_xp = lesson_session.xp_reward
-
-        unlocked: list[UUID] = []
-        if lesson_session.practice:
-            if await self._practices_completed_today(now, zone) < self.settings.practice_rewards_per_day:
-                new_state, changes = gain_heart(
-                    _hearts_state(learner), now, "practice_completed", interval=self.settings.heart_interval
-                )
-                await self._apply_hearts(learner, new_state, changes)
-            else:
-                lesson_xp = 0  # past the day's rewarded practices: no heart, no XP (practice can't be farmed)
-        else:
-            assert lesson_session.lesson_id is not None
-            unlocked = await self._complete_lesson(
-                learner, tree, lesson_session.lesson_id, score=score, xp=lesson_xp, now=now
-            )
-            if perfect:
-                learner.perfect_lessons += 1
-
-        xp_total = lesson_xp
-        await self._earn_xp(learner, lesson_xp, "lesson", now, zone, time_spent=time_spent, activity=True)
-        await self.session.execute(
-            update(UserCourse)
-            .where(UserCourse.user_id == self.user_id, UserCourse.course_id == lesson_session.course_id)
-            .values(total_xp=UserCourse.total_xp + lesson_xp, last_active_at=now)
-        )
-        await self._extend_streak(learner, now, zone)
-        awarded = await self._award_achievements(learner, now, zone)
-        xp_total += sum(achievement.xp_reward for achievement in awarded)
-
-        today_goal_met = (
-            await self.session.execute(
-                select(UserDailyXp.goal_met).where(
-                    UserDailyXp.user_id == self.user_id, UserDailyXp.date == local_date_for(now, zone)
-                )
-            )
-        ).scalar_one_or_none()
-        result = CompletionRead(
+        return await complete_session(
+            await driver_connection(self.session),
+            user_id=self.user_id,
             session_id=session_id,
-            score=score,
-            perfect=perfect,
-            correct_count=correct_count,
-            total_count=total,
-            lesson_xp=lesson_xp,
-            xp_earned=xp_total,
-            total_xp=learner.total_xp,
-            current_streak=learner.current_streak,
-            longest_streak=learner.longest_streak,
-            daily_goal_met=bool(today_goal_met),
-            hearts=hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval).hearts,
-            achievements_unlocked=[
-                AchievementRead(id=a.id, name=a.name, description=a.description, xp_reward=a.xp_reward) for a in awarded
-            ],
-            unlocked_lesson_ids=unlocked,
+            now=self.clock.now(),
+            heart_interval=self.settings.heart_interval,
+            practice_rewards_per_day=self.settings.practice_rewards_per_day,
+            curriculum=self.curriculum,
+            catalogue=self.achievements_catalogue,
+            outbox=self.outbox,
         )
-        lesson_session.status = "completed"
-        lesson_session.completed_at = now
-        lesson_session.result = msgspec.to_builtins(result)
-        learner.last_active_at = now
-        await self._publish(
-            events.LESSON_COMPLETED,
-            events.LessonCompleted(
-                user_id=self.user_id,
-                course_id=lesson_session.course_id,
-                lesson_id=lesson_session.lesson_id,
-                session_id=session_id,
-                score=score,
-                correct_count=correct_count,
-                total_count=total,
-                perfect=perfect,
-                xp_earned=lesson_xp,
-                practice=lesson_session.practice,
-            ),
-        )
-        await self.session.flush()
-        return result
-
-    async def _practices_completed_today(self, now: datetime, zone: ZoneInfo) -> int:
-        """Practice sessions the learner completed since their local midnight (under the learner lock)."""
-        midnight = datetime.combine(local_date_for(now, zone), time.min, tzinfo=zone)
-        return (
-            await self.session.scalar(
-                select(func.count()).where(
-                    LessonSession.user_id == self.user_id,
-                    LessonSession.practice.is_(True),
-                    LessonSession.status == "completed",
-                    LessonSession.completed_at >= midnight,
-                )
-            )
-        ) or 0
-
-    async def _complete_lesson(
-        self, learner: Learner, tree: CourseTree, lesson_id: UUID, *, score: int, xp: int, now: datetime
-    ) -> list[UUID]:
-        """Updates the lesson's progress; returns the lessons this first completion unlocks."""
-        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
-        completed, started = _completed_and_started(progress.values())
-        first_time = lesson_id not in completed
-        await self.session.execute(
-            insert(UserLessonProgress)
-            .values(
-                user_id=self.user_id,
-                course_id=tree.id,
-                lesson_id=lesson_id,
-                status="completed",
-                completion_count=1,
-                best_score=score,
-                xp_earned=xp,
-                first_completed_at=now,
-                last_completed_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=[UserLessonProgress.user_id, UserLessonProgress.lesson_id],
-                set_={
-                    "status": "completed",
-                    "completion_count": UserLessonProgress.completion_count + 1,
-                    "best_score": func.greatest(UserLessonProgress.best_score, score),
-                    "xp_earned": UserLessonProgress.xp_earned + xp,
-                    "first_completed_at": func.coalesce(UserLessonProgress.first_completed_at, now),
-                    "last_completed_at": now,
-                },
-            )
-        )
-        if not first_time:
-            return []
-        skills = tree.skills()
-        learner.skills_completed += count_skills(skills, completed | {lesson_id}) - count_skills(skills, completed)
-        return newly_unlocked(tree.prerequisites(), completed, started - {lesson_id}, lesson_id)
-
-    async def _earn_xp(
-        self,
-        learner: Learner,
-        amount: int,
-        source: str,
-        now: datetime,
-        zone: ZoneInfo,
-        *,
-        time_spent: int = 0,
-        activity: bool = False,
-    ) -> None:
-        learner.total_xp += amount
-        today = local_date_for(now, zone)
-        table = UserDailyXp.__table__
-        await self.session.execute(
-            insert(UserDailyXp)
-            .values(
-                user_id=self.user_id,
-                date=today,
-                xp_earned=amount,
-                goal_met=amount >= learner.daily_xp_goal,
-                activities_completed=1 if activity else 0,
-                time_spent_seconds=time_spent,
-            )
-            .on_conflict_do_update(
-                index_elements=[UserDailyXp.user_id, UserDailyXp.date],
-                set_={
-                    "xp_earned": table.c.xp_earned + amount,
-                    "goal_met": table.c.xp_earned + amount >= learner.daily_xp_goal,
-                    "activities_completed": table.c.activities_completed + (1 if activity else 0),
-                    "time_spent_seconds": table.c.time_spent_seconds + time_spent,
-                },
-            )
-        )
-        if amount > 0:
-            await self._publish(
-                events.XP_EARNED,
-                events.XpEarned(user_id=self.user_id, amount=amount, source=source, local_date=today),
-            )
 
     async def _publish(self, event_type: str, payload: msgspec.Struct) -> None:
         """An event about this learner, in this transaction's outbox."""
         await self.outbox.add(self.session, event_type, payload, subject_id=self.user_id)
-
-    async def _extend_streak(self, learner: Learner, now: datetime, zone: ZoneInfo) -> None:
-        before = _streak_state(learner)
-        after = record_activity(before, now, zone)
-        learner.current_streak = after.current_streak
-        learner.longest_streak = after.longest_streak
-        learner.last_active_local_date = after.last_active_local_date
-        learner.streak_survives_until = after.streak_survives_until
-        if after.last_active_local_date != before.last_active_local_date and after.last_active_local_date:
-            await self._publish(
-                events.STREAK_EXTENDED,
-                events.StreakExtended(
-                    user_id=self.user_id,
-                    current_streak=after.current_streak,
-                    longest_streak=after.longest_streak,
-                    local_date=after.last_active_local_date,
-                ),
-            )
-
-    async def _award_achievements(self, learner: Learner, now: datetime, zone: ZoneInfo) -> list[Achievement]:
-        definitions = list(
-            (
-                await self.session.execute(
-                    select(Achievement).where(Achievement.is_active.is_(True)).order_by(Achievement.created_at)
-                )
-            ).scalars()
-        )
-        earned = set(
-            (
-                await self.session.execute(
-                    select(UserAchievement.achievement_id).where(UserAchievement.user_id == self.user_id)
-                )
-            ).scalars()
-        )
-        lessons_completed = (
-            await self.session.execute(
-                select(func.count()).where(
-                    UserLessonProgress.user_id == self.user_id, UserLessonProgress.completion_count > 0
-                )
-            )
-        ).scalar_one()
-        stats = LearnerStats(
-            lessons_completed=lessons_completed,
-            longest_streak=learner.longest_streak,
-            perfect_lessons=learner.perfect_lessons,
-            total_xp=learner.total_xp,
-            skills_completed=learner.skills_completed,
-        )
-        by_id = {definition.id: definition for definition in definitions}
-        awarded = achievements_to_award(
-            [
-                AchievementDefinition(
-                    id=d.id,
-                    condition_type=d.condition_type,  # type: ignore[arg-type]
-                    condition_value=d.condition_value,
-                    xp_reward=d.xp_reward,
-                )
-                for d in definitions
-            ],
-            stats,
-            earned,
-        )
-        result = []
-        for definition in awarded:
-            achievement = by_id[definition.id]
-            await self.session.execute(
-                insert(UserAchievement)
-                .values(user_id=self.user_id, achievement_id=achievement.id, earned_at=now)
-                .on_conflict_do_nothing(index_elements=[UserAchievement.user_id, UserAchievement.achievement_id])
-            )
-            await self._publish(
-                events.ACHIEVEMENT_UNLOCKED,
-                events.AchievementUnlocked(
-                    user_id=self.user_id,
-                    achievement_id=achievement.id,
-                    name=achievement.name,
-                    xp_reward=achievement.xp_reward,
-                ),
-            )
-            if achievement.xp_reward:
-                await self._earn_xp(learner, achievement.xp_reward, "achievement", now, zone)
-            result.append(achievement)
-        return result
 
 
 # ---------------------------------------------------------------------- helpers
@@ -836,29 +493,6 @@ def _enrolment_read(row: UserCourse) -> EnrollmentRead:
         enrolled_at=row.enrolled_at,
         total_xp=row.total_xp,
         is_active=row.is_active,
-    )
-
-
-def _replayed(stored: dict[str, Any], exercise_id: UUID) -> AnswerRead:
-    """The answer stored under an idempotency key, if the retry is the same request."""
-    answer = msgspec.convert(stored, AnswerRead)
-    if answer.exercise_id != exercise_id:
-        raise Problem(
-            422,
-            "Idempotency-Key reused",
-            "this Idempotency-Key was already used for another exercise of this session; use a new key",
-        )
-    return answer
-
-
-def _stored_response(session_id: UUID, key: str | None) -> Any:
-    """The response stored under an idempotency key, as a scalar subquery (NULL without a key)."""
-    if key is None:
-        return null()
-    return (
-        select(LessonSessionAnswer.response)
-        .where(LessonSessionAnswer.session_id == session_id, LessonSessionAnswer.idempotency_key == key)
-        .scalar_subquery()
     )
 
 
@@ -884,11 +518,6 @@ def _completed_and_started(rows: Any) -> tuple[set[UUID], set[UUID]]:
         elif row.status == "in_progress":
             started.add(row.lesson_id)
     return completed, started
-
-
-def _ensure_active(lesson_session: LessonSession) -> None:
-    if lesson_session.status != "active":
-        raise Problem(409, "Session completed", "this session is completed: start a new one")
 
 
 def _session_read(lesson_session: LessonSession, hearts: int) -> SessionRead:
