@@ -10,11 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
-
-from sqlalchemy import ScalarSelect, select
-from sqlalchemy.orm import InstrumentedAttribute
 
 from parla_progress.settings import ProgressSettings
 from parla_shared.context import request_context
@@ -47,25 +42,6 @@ class Limits:
         wait = buckets.take(ip)
         if wait is not None:
             raise too_many(wait, detail)
-
-
-def limit_reached_at(
-    user_column: InstrumentedAttribute[UUID],
-    time_column: InstrumentedAttribute[datetime],
-    user_id: UUID,
-    limit: RateLimit,
-    now: datetime,
-) -> ScalarSelect[Any]:
-    """The time of the learner's ``limit.hits``-th latest row in the window (NULL while under the limit): one
-    backward scan of at most ``hits`` entries of a ``(user_id, time)`` index."""
-    return (
-        select(time_column)
-        .where(user_column == user_id, time_column > now - timedelta(seconds=limit.window_seconds))
-        .order_by(time_column.desc())
-        .offset(limit.hits - 1)
-        .limit(1)
-        .scalar_subquery()
-    )
 
 
 def refuse_over_limit(reached_at: datetime | None, limit: RateLimit, now: datetime, detail: str) -> None:

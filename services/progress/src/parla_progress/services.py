@@ -22,14 +22,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_progress import events
-from parla_progress.clients.curriculum import CourseTree, CurriculumClient
+from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.clock import Clock
 from parla_progress.domain.daily_xp import local_date_for
 from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZONE, learner_zone
 from parla_progress.domain.streaks import StreakState, streak_at
 from parla_progress.domain.unlocking import lesson_statuses
-from parla_progress.limits import Limits, limit_reached_at, refuse_over_limit
+from parla_progress.limits import Limits
 from parla_progress.models import (
     USER_TABLES,
     Achievement,
@@ -58,6 +58,8 @@ from parla_progress.schemas import (
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.answers import answer_exercise
 from parla_progress.use_cases.completion import AchievementCatalogue, complete_session
+from parla_progress.use_cases.learners import lock_learner_row
+from parla_progress.use_cases.sessions import limit_session_starts, start_lesson
 from parla_shared.auth import Principal
 from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
@@ -80,23 +82,6 @@ def new_learner(user_id: UUID) -> Learner:
         perfect_lessons=0,
         skills_completed=0,
     )
-
-
-async def lock_learner(session: AsyncSession, user_id: UUID) -> Learner:
-    """The learner row, locked for this transaction; created with defaults when it does not exist yet."""
-    statement = (
-        select(Learner).where(Learner.user_id == user_id).with_for_update().execution_options(populate_existing=True)
-    )
-    learner = (await session.execute(statement)).scalar_one_or_none()
-    if learner is None:
-        # Identity's event has not arrived yet: defaults now, its values when it comes (consumers.py).
-        await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
-        # Checked only after the insert, which waits for an erasure holding this key (erase_learner): by then
-        # its erased_users row is committed and visible to this new statement.
-        if await session.get(ErasedUser, user_id) is not None:
-            raise Problem(401, "Account deleted", "this account has been deleted")
-        learner = (await session.execute(statement)).scalar_one()
-    return learner
 
 
 async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
@@ -259,7 +244,7 @@ class ProgressService:
     async def enrol(self, course_id: UUID) -> tuple[EnrollmentRead, bool]:
         """The enrolment, and whether it was created now."""
         await self.curriculum.course_tree(course_id)  # 404 for an unknown course
-        await lock_learner(self.session, self.user_id)
+        await lock_learner_row(await driver_connection(self.session), self.user_id)
         now = self.clock.now()
         created_id = (
             await self.session.execute(
@@ -286,104 +271,29 @@ class ProgressService:
         ).scalars()
         return [_enrolment_read(row) for row in rows]
 
-    async def _enrolled_tree_of(self, lesson_id: UUID, course_id: UUID | None) -> CourseTree | None:
-        """The tree of the enrolled course holding the lesson, or None when the learner is not enrolled in it."""
-        enrolled = await self._enrolled_course_ids()
-        candidates = [course_id] if course_id is not None else enrolled
-        for candidate_id in candidates:
-            if candidate_id not in enrolled:
-                continue
-            tree = await self.curriculum.course_tree(candidate_id)
-            if tree.lesson(lesson_id) is not None:
-                return tree
-        return None
-
-    async def _enrolled_course_ids(self) -> list[UUID]:
-        return list(
-            (
-                await self.session.execute(
-                    select(UserCourse.course_id)
-                    .where(UserCourse.user_id == self.user_id, UserCourse.is_active.is_(True))
-                    .order_by(UserCourse.enrolled_at)
-                )
-            ).scalars()
-        )
-
     # ------------------------------------------------------------------ sessions
 
-    async def _limit_session_starts(self) -> None:
-        """Before any other work: the client address's bucket, then the account's starts in the window."""
-        self.limits.take_from_address(self.limits.sessions_per_ip, "too many sessions started from this address")
-        now = self.clock.now()
-        limit = self.limits.sessions_per_account
-        reached_at = await self.session.scalar(
-            select(limit_reached_at(LessonSession.user_id, LessonSession.started_at, self.user_id, limit, now))
-        )
-        refuse_over_limit(reached_at, limit, now, "too many sessions started")
-
     async def start_lesson(self, lesson_id: UUID) -> SessionRead:
-        await self._limit_session_starts()
-        content = await self.curriculum.lesson(lesson_id)  # 404 for an unknown lesson
-        tree = await self._enrolled_tree_of(lesson_id, content.course_id)
-        if tree is None:
-            raise Problem(409, "Not enrolled", "enrol in the course of this lesson before starting it")
-        tree_lesson = tree.lesson(lesson_id)
-        assert tree_lesson is not None
-        if not content.exercises:
-            raise Problem(409, "Lesson has no exercises", f"lesson {lesson_id} has nothing to answer yet")
-
-        learner = await lock_learner(self.session, self.user_id)
-        now = self.clock.now()
-        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
-        status = lesson_statuses(tree.prerequisites(), *_completed_and_started(progress.values()))[lesson_id]
-        if status == "locked":
-            raise Problem(409, "Lesson locked", "complete this lesson's prerequisites first")
-        hearts = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
-        if hearts.hearts == 0:
-            raise Problem(
-                403,
-                "Out of hearts",
-                "no hearts left: wait for one to come back or complete a practice session",
-                extra={"next_heart_at": hearts.next_heart_at.isoformat() if hearts.next_heart_at else None},
-            )
-        lesson_session = LessonSession(
+        return await start_lesson(
+            await driver_connection(self.session),
             user_id=self.user_id,
-            course_id=tree.id,
             lesson_id=lesson_id,
-            practice=False,
-            exercises=[{"exercise_id": str(ex.id), "lesson_id": str(lesson_id)} for ex in content.exercises],
-            xp_reward=tree_lesson.xp_reward,
-            status="active",
-            started_at=now,
+            now=self.clock.now(),
+            heart_interval=self.settings.heart_interval,
+            limits=self.limits,
+            curriculum=self.curriculum,
+            outbox=self.outbox,
         )
-        self.session.add(lesson_session)
-        await self.session.execute(
-            insert(UserLessonProgress)
-            .values(
-                user_id=self.user_id,
-                course_id=tree.id,
-                lesson_id=lesson_id,
-                status="in_progress",
-                total_attempts=1,
-            )
-            .on_conflict_do_update(
-                index_elements=[UserLessonProgress.user_id, UserLessonProgress.lesson_id],
-                set_={"total_attempts": UserLessonProgress.total_attempts + 1},
-            )
-        )
-        await self._touch_course(tree.id, now)
-        await self.session.flush()
-        await self._started(lesson_session)
-        return _session_read(lesson_session, hearts.hearts)
 
     async def start_practice(self, course_id: UUID) -> SessionRead:
-        await self._limit_session_starts()
+        driver = await driver_connection(self.session)
+        await limit_session_starts(driver, self.limits, self.user_id, self.clock.now())
         if await self._enrolment(course_id) is None:
             await self.curriculum.course_tree(course_id)  # 404 for an unknown course
             raise Problem(409, "Not enrolled", "enrol in the course before practising it")
         tree = await self.curriculum.course_tree(course_id)
         lesson_ids = [lesson.id for lesson in tree.lessons()]
-        learner = await lock_learner(self.session, self.user_id)
+        learner = await lock_learner_row(driver, self.user_id)
         now = self.clock.now()
         weakest = await self._weakest_exercises(lesson_ids)
         if not weakest:
@@ -402,7 +312,11 @@ class ProgressService:
         await self._touch_course(course_id, now)
         await self.session.flush()
         await self._started(lesson_session)
-        hearts = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
+        hearts = hearts_at(
+            HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"]),
+            now,
+            interval=self.settings.heart_interval,
+        )
         return _session_read(lesson_session, hearts.hearts)
 
     async def _weakest_exercises(self, lesson_ids: Sequence[UUID]) -> list[tuple[UUID, UUID]]:
