@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_curriculum.cache import ContentCache, etag_matches
 from parla_curriculum.cli import engine_for
@@ -18,10 +18,9 @@ REVISION = text("SELECT revision FROM content_revision WHERE id = 1")
 
 
 @pytest.fixture
-async def session(settings: CurriculumSettings) -> AsyncIterator[AsyncSession]:
+async def engine(settings: CurriculumSettings) -> AsyncIterator[AsyncEngine]:
     engine = engine_for(settings)
-    async with AsyncSession(engine) as db_session:
-        yield db_session
+    yield engine
     await engine.dispose()
 
 
@@ -38,44 +37,42 @@ async def bump(db: asyncpg.Connection) -> None:
     await db.execute("UPDATE content_revision SET revision = revision + 1")
 
 
-async def test_payloads_are_rebuilt_when_the_revision_moves(session: AsyncSession, db: asyncpg.Connection) -> None:
+async def test_payloads_are_rebuilt_when_the_revision_moves(engine: AsyncEngine, db: asyncpg.Connection) -> None:
     cache, build = ContentCache(revision_check_seconds=0.0), Builder()
-    first = await cache.get(session, "key", build)
+    first = await cache.get(engine, "key", build)
     assert first is not None
     assert first.body == b'{"version":1}'
-    assert await cache.get(session, "key", build) == first
+    assert await cache.get(engine, "key", build) == first
     assert build.calls == 1
-    await session.commit()  # a new transaction sees the other connection's change
     await bump(db)
-    second = await cache.get(session, "key", build)
+    second = await cache.get(engine, "key", build)
     assert second is not None
     assert second.body == b'{"version":2}'
     assert second.etag != first.etag
 
 
 async def test_the_revision_is_checked_at_most_every_interval_unless_invalidated(
-    session: AsyncSession, db: asyncpg.Connection
+    engine: AsyncEngine, db: asyncpg.Connection
 ) -> None:
     cache, build = ContentCache(revision_check_seconds=3600.0), Builder()
-    await cache.get(session, "key", build)
-    await session.commit()
+    await cache.get(engine, "key", build)
     await bump(db)
     assert build.calls == 1
-    await cache.get(session, "key", build)
+    await cache.get(engine, "key", build)
     assert build.calls == 1, "checked the revision inside the interval"
     cache.invalidate()
-    await cache.get(session, "key", build)
+    await cache.get(engine, "key", build)
     assert build.calls == 2
 
 
-async def test_missing_payloads_are_cached_as_missing(session: AsyncSession) -> None:
+async def test_missing_payloads_are_cached_as_missing(engine: AsyncEngine) -> None:
     cache, calls = ContentCache(revision_check_seconds=3600.0), []
 
     async def nothing(_session: AsyncSession) -> None:
         calls.append(1)
 
-    assert await cache.get(session, "gone", nothing) is None
-    assert await cache.get(session, "gone", nothing) is None
+    assert await cache.get(engine, "gone", nothing) is None
+    assert await cache.get(engine, "gone", nothing) is None
     assert len(calls) == 1
 
 
@@ -90,7 +87,7 @@ def test_if_none_match_forms() -> None:
 
 
 async def test_a_payload_built_before_a_change_is_not_kept_after_it(
-    settings: CurriculumSettings, session: AsyncSession, db: asyncpg.Connection
+    settings: CurriculumSettings, engine: AsyncEngine, db: asyncpg.Connection
 ) -> None:
     """A slow build from the content before a change must not outlive it once another read saw the change."""
     cache = ContentCache(revision_check_seconds=0.0)
@@ -105,20 +102,19 @@ async def test_a_payload_built_before_a_change_is_not_kept_after_it(
     async def build(build_session: AsyncSession) -> dict[str, int]:
         return {"revision": (await build_session.execute(REVISION)).scalar_one()}
 
-    slow = asyncio.create_task(cache.get(session, "lesson", slow_build))
+    slow = asyncio.create_task(cache.get(engine, "lesson", slow_build))
     await reading.wait()
     await bump(db)
-    engine = engine_for(settings)
+    other_engine = engine_for(settings)
     try:
-        async with AsyncSession(engine) as other_session:
-            # Another request sees the new revision first.
-            await cache.get(other_session, "course", build)
-            finish.set()
-            before = await slow
-            assert before is not None
-            after = await cache.get(other_session, "lesson", build)
-            current = await db.fetchval("SELECT revision FROM content_revision WHERE id = 1")
+        # Another request sees the new revision first.
+        await cache.get(other_engine, "course", build)
+        finish.set()
+        before = await slow
+        assert before is not None
+        after = await cache.get(other_engine, "lesson", build)
+        current = await db.fetchval("SELECT revision FROM content_revision WHERE id = 1")
     finally:
-        await engine.dispose()
+        await other_engine.dispose()
     assert after is not None
     assert after.body == f'{{"revision":{current}}}'.encode()

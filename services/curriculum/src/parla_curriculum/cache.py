@@ -7,6 +7,9 @@ trip at all); when it moved, the cache is emptied and payloads are built again. 
 calls ``invalidate()`` so its own next read checks at once; a write made elsewhere (another replica, the CLI)
 is seen within ``revision_check_seconds`` — well inside the ``max-age`` clients may cache for anyway. The
 revision is read before the payload, so a payload can only be newer than the revision it is filed under.
+
+The cache takes the engine, not a request's session: it opens a connection only when it has to (a revision
+check, a miss), so a hit, most reads and grading calls, costs no session at all (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 CACHE_CONTROL = "public, max-age=60"
 
@@ -52,16 +55,16 @@ class ContentCache:
 
     async def get(
         self,
-        session: AsyncSession,
+        engine: AsyncEngine,
         key: Hashable,
         build: Callable[[AsyncSession], Awaitable[Any]],
     ) -> CachedBody | None:
         """The cached body for ``key``; ``build`` returns the payload, or None when it does not exist."""
-        await self._follow_revision(session)
+        await self._follow_revision(engine)
         if key in self._entries:
             return self._entries[key]
         revision = self._revision
-        payload = await build(session)
+        payload = await _built(engine, build)
         entry = None if payload is None else encode(payload)
         if self._revision != revision:
             # Another request moved the cache to a newer revision while this payload was being built, maybe
@@ -74,16 +77,16 @@ class ContentCache:
 
     async def value(
         self,
-        session: AsyncSession,
+        engine: AsyncEngine,
         key: Hashable,
         build: Callable[[AsyncSession], Awaitable[Any]],
     ) -> Any:
         """Like ``get`` for data the service itself uses (answer keys), kept as built rather than encoded."""
-        await self._follow_revision(session)
+        await self._follow_revision(engine)
         if key in self._values:
             return self._values[key]
         revision = self._revision
-        value = await build(session)
+        value = await _built(engine, build)
         if self._revision != revision:
             return value  # built from content that may be older than the revision now cached (see ``get``)
         if len(self._values) >= self._max_entries:
@@ -91,16 +94,25 @@ class ContentCache:
         self._values[key] = value
         return value
 
-    async def _follow_revision(self, session: AsyncSession) -> None:
+    async def _follow_revision(self, engine: AsyncEngine) -> None:
         now = time.monotonic()
         if now - self._checked_at >= self._revision_check_seconds:
-            query = text("SELECT revision FROM content_revision WHERE id = 1")
-            revision = (await session.execute(query)).scalar_one()
+            async with engine.connect() as connection:
+                revision = (await connection.execute(_REVISION)).scalar_one()
             self._checked_at = now
             if revision != self._revision:
                 self._entries.clear()
                 self._values.clear()
                 self._revision = revision
+
+
+_REVISION = text("SELECT revision FROM content_revision WHERE id = 1")
+
+
+async def _built(engine: AsyncEngine, build: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    """A payload built in a read-only session of its own."""
+    async with AsyncSession(engine) as session:
+        return await build(session)
 
 
 def encode(payload: Any) -> CachedBody:

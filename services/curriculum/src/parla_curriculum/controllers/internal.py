@@ -10,7 +10,7 @@ import structlog
 from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parla_curriculum.cache import ContentCache
 from parla_curriculum.checking import answer_key, grade
@@ -35,7 +35,7 @@ class InternalController(Controller):
     )
     async def check(
         self,
-        db_session: NamedDependency[AsyncSession],
+        db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
         exercise_id: FromPath[UUID],
         data: JSONBody[AnswerCheck],
@@ -44,7 +44,7 @@ class InternalController(Controller):
             structlog.contextvars.bind_contextvars(learner_id=str(data.learner_id))  # for this request's log lines
         # The answer key is cached per content revision: a hot exercise is graded without a database round trip.
         key = await content_cache.value(
-            db_session, ("answer-key", exercise_id), lambda session: answer_key(session, exercise_id)
+            db_engine, ("answer-key", exercise_id), lambda session: answer_key(session, exercise_id)
         )
         if key is None:
             raise Problem(404, "Exercise not found", f"No exercise has the id {exercise_id}.")

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import File, Redirect
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_curriculum import reads
 from parla_curriculum.cache import ContentCache, cached_response
@@ -40,10 +40,10 @@ class PublicController(Controller):
     async def list_languages(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
     ) -> Response[bytes]:
-        cached = await content_cache.get(db_session, ("languages",), reads.languages)
+        cached = await content_cache.get(db_engine, ("languages",), reads.languages)
         assert cached is not None
         return cached_response(request, cached)
 
@@ -55,7 +55,7 @@ class PublicController(Controller):
     async def list_courses(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
         from_language: Annotated[
             str | None, QueryParameter(name="from", description="code of the language the learner speaks")
@@ -67,7 +67,7 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> list[CourseSummary]:
             return await reads.courses(session, from_language, to_language)
 
-        cached = await content_cache.get(db_session, ("courses", from_language, to_language), build)
+        cached = await content_cache.get(db_engine, ("courses", from_language, to_language), build)
         assert cached is not None
         return cached_response(request, cached)
 
@@ -79,14 +79,14 @@ class PublicController(Controller):
     async def get_course(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
         course_id: FromPath[UUID],
     ) -> Response[bytes]:
         async def build(session: AsyncSession) -> CourseTree | None:
             return await reads.course_tree(session, course_id)
 
-        cached = await content_cache.get(db_session, ("course", course_id), build)
+        cached = await content_cache.get(db_engine, ("course", course_id), build)
         if cached is None:
             raise Problem(404, "Course not found", f"No active course has the id {course_id}.")
         return cached_response(request, cached)
@@ -99,7 +99,7 @@ class PublicController(Controller):
     async def get_lesson(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
         media: NamedDependency[MediaStorage],
         lesson_id: FromPath[UUID],
@@ -107,7 +107,7 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> LessonRead | None:
             return await reads.lesson(session, lesson_id, media.public_url)
 
-        cached = await content_cache.get(db_session, ("lesson", lesson_id), build)
+        cached = await content_cache.get(db_engine, ("lesson", lesson_id), build)
         if cached is None:
             raise Problem(404, "Lesson not found", f"No active lesson has the id {lesson_id}.")
         return cached_response(request, cached)
