@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
+import structlog
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     EngineConfig,
@@ -16,6 +18,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -109,11 +112,17 @@ def create_engine(settings: ServiceSettings, application_name: str, **options: A
 
 
 def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
-    """Pool of ``db_pool_min_size`` kept connections growing to ``db_pool_max_size`` (PRD: 5..20)."""
+    """A pool of at most ``db_pool_max_size`` connections, each kept once opened (PRD: 5..20); ``warm_pool`` opens
+    the first ``db_pool_min_size`` at start-up.
+
+    No overflow: SQLAlchemy closes an overflow connection as soon as it is returned, so under load beyond the pool
+    size every few requests paid for a new server process, its authentication and its prepared statements
+    (docs/performance.md, "Connections kept").
+    """
     options: dict[str, Any] = {
         **HIDE_PARAMETERS,
-        "pool_size": settings.db_pool_min_size,
-        "max_overflow": settings.db_pool_max_size - settings.db_pool_min_size,
+        "pool_size": settings.db_pool_max_size,
+        "max_overflow": 0,
         # No pre-ping: it costs a round trip on every checkout. A connection the server closed fails its first
         # statement instead; SQLAlchemy then invalidates the pool, so one request sees the error, not each one.
         # Overload is shed before the pool (overload.py): a request waiting this long is answered 503.
@@ -125,6 +134,17 @@ def engine_config(settings: ServiceSettings, **overrides: Any) -> EngineConfig:
     }
     options.update(overrides)
     return EngineConfig(**options)
+
+
+async def warm_pool(engine: AsyncEngine, connections: int) -> None:
+    """Opens ``connections`` of the pool (the PRD's minimum), which keeps them; a database not up yet is no error:
+    requests open connections as they need them."""
+    try:
+        async with contextlib.AsyncExitStack() as opened:
+            for _ in range(connections):
+                await opened.enter_async_context(engine.connect())
+    except (OSError, SQLAlchemyError) as exc:
+        structlog.get_logger("parla.db").warning("database pool not warmed", error=str(exc))
 
 
 def sqlalchemy_config(settings: ServiceSettings) -> SQLAlchemyAsyncConfig:

@@ -30,7 +30,7 @@ from parla_shared.auth import (
     provide_principal,
     service_audience,
 )
-from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin
+from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin, warm_pool
 from parla_shared.events.bus import EventBus
 from parla_shared.events.consumer import EventConsumer, Subscription, expire_dead_letters
 from parla_shared.events.outbox import Outbox, OutboxRelay
@@ -150,6 +150,7 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             pool_capacity=settings.db_pool_max_size,
         )
         tasks = [asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")]
+        tasks.append(asyncio.create_task(warm_pool(engine, settings.db_pool_min_size), name=f"{name}-pool-warm-up"))
         tasks.append(asyncio.create_task(metrics.run(settings.metrics_refresh_seconds), name=f"{name}-metrics"))
         tasks += [asyncio.create_task(consumer.run(), name=consumer.subscription.durable) for consumer in consumers]
         tasks.append(
