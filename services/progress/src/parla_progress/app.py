@@ -9,10 +9,10 @@ from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.clock import Clock, SystemClock
 from parla_progress.consumers import IDENTITY_SUBSCRIPTION
 from parla_progress.controllers.progress import ProgressController
-from parla_progress.dependencies import provide_progress
+from parla_progress.dependencies import provide_learner_request, provide_progress
 from parla_progress.limits import Limits
 from parla_progress.settings import ProgressSettings
-from parla_progress.use_cases.completion import AchievementCatalogue
+from parla_progress.use_cases.catalogue import AchievementCatalogue
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.service_tokens import ServiceTokens
 
@@ -35,12 +35,13 @@ def create_app(settings: ProgressSettings | None = None, *, clock: Clock | None 
             service_tokens=tokens,
             dependencies={
                 "progress": Provide(provide_progress, sync_to_thread=False),
+                "learner": Provide(provide_learner_request, sync_to_thread=False),
             },
             state={
                 "clock": clock or SystemClock(),
                 "curriculum": curriculum,
                 "limits": Limits.from_settings(settings),
-                "achievements_catalogue": AchievementCatalogue(),
+                "achievements": AchievementCatalogue(),
             },
         )
     )

@@ -1,12 +1,14 @@
-"""The ``progress`` dependency: the use cases for the calling learner, with the app's clock and curriculum client."""
+"""The calling learner's use cases: ``progress`` (reads and the rarer writes, on the ORM session) and ``learner``
+(the hot paths written in SQL: start, answer, complete), with the app's clock and curriculum client."""
 
 from __future__ import annotations
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_progress.services import ProgressService
+from parla_progress.use_cases.context import LearnerRequest
 from parla_shared.auth import Principal
 from parla_shared.events.outbox import Outbox
 
@@ -24,6 +26,23 @@ def provide_progress(
         settings=state.settings,
         curriculum=state.curriculum,
         limits=state.limits,
-        achievements_catalogue=state.achievements_catalogue,
         principal=principal,
+    )
+
+
+def provide_learner_request(
+    db_engine: NamedDependency[AsyncEngine],
+    outbox: NamedDependency[Outbox],
+    principal: NamedDependency[Principal],
+    state: State,
+) -> LearnerRequest:
+    return LearnerRequest(
+        user_id=principal.user_id,
+        engine=db_engine,
+        outbox=outbox,
+        clock=state.clock,
+        settings=state.settings,
+        curriculum=state.curriculum,
+        limits=state.limits,
+        achievements=state.achievements,
     )

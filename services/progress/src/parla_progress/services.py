@@ -43,9 +43,6 @@ from parla_progress.models import (
     UserLessonProgress,
 )
 from parla_progress.schemas import (
-    AnswerCreate,
-    AnswerRead,
-    CompletionRead,
     CourseProgressRead,
     DailyXpRead,
     EarnedAchievementRead,
@@ -56,10 +53,8 @@ from parla_progress.schemas import (
     TodayRead,
 )
 from parla_progress.settings import ProgressSettings
-from parla_progress.use_cases.answers import answer_exercise
-from parla_progress.use_cases.completion import AchievementCatalogue, complete_session
 from parla_progress.use_cases.learners import lock_learner_row
-from parla_progress.use_cases.sessions import limit_session_starts, start_lesson
+from parla_progress.use_cases.sessions import limit_session_starts
 from parla_shared.auth import Principal
 from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
@@ -122,7 +117,6 @@ class ProgressService:
     curriculum: CurriculumClient
     principal: Principal
     limits: Limits
-    achievements_catalogue: AchievementCatalogue
 
     @property
     def user_id(self) -> UUID:
@@ -273,18 +267,6 @@ class ProgressService:
 
     # ------------------------------------------------------------------ sessions
 
-    async def start_lesson(self, lesson_id: UUID) -> SessionRead:
-        return await start_lesson(
-            await driver_connection(self.session),
-            user_id=self.user_id,
-            lesson_id=lesson_id,
-            now=self.clock.now(),
-            heart_interval=self.settings.heart_interval,
-            limits=self.limits,
-            curriculum=self.curriculum,
-            outbox=self.outbox,
-        )
-
     async def start_practice(self, course_id: UUID) -> SessionRead:
         driver = await driver_connection(self.session)
         await limit_session_starts(driver, self.limits, self.user_id, self.clock.now())
@@ -364,33 +346,6 @@ class ProgressService:
         )
 
     # ------------------------------------------------------------------ answers
-
-    async def answer(self, session_id: UUID, data: AnswerCreate, idempotency_key: str | None) -> AnswerRead:
-        return await answer_exercise(
-            await driver_connection(self.session),
-            user_id=self.user_id,
-            session_id=session_id,
-            data=data,
-            idempotency_key=idempotency_key,
-            now=self.clock.now(),
-            heart_interval=self.settings.heart_interval,
-            limits=self.limits,
-            curriculum=self.curriculum,
-            outbox=self.outbox,
-        )
-
-    async def complete(self, session_id: UUID) -> CompletionRead:
-        return await complete_session(
-            await driver_connection(self.session),
-            user_id=self.user_id,
-            session_id=session_id,
-            now=self.clock.now(),
-            heart_interval=self.settings.heart_interval,
-            practice_rewards_per_day=self.settings.practice_rewards_per_day,
-            curriculum=self.curriculum,
-            catalogue=self.achievements_catalogue,
-            outbox=self.outbox,
-        )
 
     async def _publish(self, event_type: str, payload: msgspec.Struct) -> None:
         """An event about this learner, in this transaction's outbox."""

@@ -23,6 +23,10 @@ from parla_progress.schemas import (
     SessionRead,
 )
 from parla_progress.services import ProgressService
+from parla_progress.use_cases.answers import answer_exercise
+from parla_progress.use_cases.completion import complete_session
+from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.sessions import start_lesson
 from parla_shared.auth import requires_user
 from parla_shared.problems import Problem, problem_responses
 
@@ -87,8 +91,8 @@ class ProgressController(Controller):
         status_code=201,
         responses=problem_responses(401, 403, 404, 409, 429, 503),
     )
-    async def start_lesson(self, lesson_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> SessionRead:
-        return await progress.start_lesson(lesson_id)
+    async def start_lesson(self, lesson_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]) -> SessionRead:
+        return await start_lesson(learner, lesson_id)
 
     @post(
         "/practice-sessions",
@@ -112,12 +116,12 @@ class ProgressController(Controller):
         self,
         session_id: FromPath[UUID],
         data: JSONBody[AnswerCreate],
-        progress: NamedDependency[ProgressService],
+        learner: NamedDependency[LearnerRequest],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> AnswerRead:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise Problem(400, "Bad Idempotency-Key", "the Idempotency-Key header must be 1 to 255 characters")
-        return await progress.answer(session_id, data, idempotency_key)
+        return await answer_exercise(learner, session_id, data, idempotency_key)
 
     @post(
         "/sessions/{session_id:uuid}/complete",
@@ -125,5 +129,5 @@ class ProgressController(Controller):
         status_code=200,
         responses=problem_responses(401, 404, 409, 503),
     )
-    async def complete(self, session_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> CompletionRead:
-        return await progress.complete(session_id)
+    async def complete(self, session_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]) -> CompletionRead:
+        return await complete_session(learner, session_id)

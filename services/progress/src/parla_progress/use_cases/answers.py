@@ -20,6 +20,7 @@ from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.domain.hearts import HeartsChange, HeartsState, hearts_at, lose_heart
 from parla_progress.limits import Limits, refuse_over_limit
 from parla_progress.schemas import AnswerCreate, AnswerRead
+from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
 from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
@@ -80,6 +81,24 @@ WITH interaction AS (
 
 
 async def answer_exercise(
+    request: LearnerRequest, session_id: UUID, data: AnswerCreate, idempotency_key: str | None
+) -> AnswerRead:
+    async with request.transaction() as driver:
+        return await _answer_exercise(
+            driver,
+            user_id=request.user_id,
+            session_id=session_id,
+            data=data,
+            idempotency_key=idempotency_key,
+            now=request.clock.now(),
+            heart_interval=request.settings.heart_interval,
+            limits=request.limits,
+            curriculum=request.curriculum,
+            outbox=request.outbox,
+        )
+
+
+async def _answer_exercise(
     driver: asyncpg.Connection,
     *,
     user_id: UUID,

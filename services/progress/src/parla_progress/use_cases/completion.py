@@ -8,9 +8,7 @@ themselves are the domain's plain functions.
 from __future__ import annotations
 
 import json
-import time as monotonic_time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
@@ -19,7 +17,7 @@ import msgspec
 
 from parla_progress import events
 from parla_progress.clients.curriculum import CurriculumClient
-from parla_progress.domain.achievements import AchievementDefinition, LearnerStats, achievements_to_award
+from parla_progress.domain.achievements import LearnerStats, achievements_to_award
 from parla_progress.domain.achievements import count_completed_skills as count_skills
 from parla_progress.domain.daily_xp import daily_goal_met, local_date_for
 from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
@@ -28,6 +26,8 @@ from parla_progress.domain.scoring import is_perfect, lesson_score
 from parla_progress.domain.streaks import StreakState, record_activity
 from parla_progress.domain.unlocking import newly_unlocked
 from parla_progress.schemas import AchievementRead, CompletionRead
+from parla_progress.use_cases.catalogue import Achievement, AchievementCatalogue
+from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
 from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
@@ -107,51 +107,22 @@ WITH lesson AS (
 """  # noqa: S608 (only the outbox's SQL is formatted in, no value)
 
 
-@dataclass(frozen=True)
-class Achievement:
-    id: UUID
-    name: str
-    description: str
-    xp_reward: int
-    definition: AchievementDefinition
+async def complete_session(request: LearnerRequest, session_id: UUID) -> CompletionRead:
+    async with request.transaction() as driver:
+        return await _complete_session(
+            driver,
+            user_id=request.user_id,
+            session_id=session_id,
+            now=request.clock.now(),
+            heart_interval=request.settings.heart_interval,
+            practice_rewards_per_day=request.settings.practice_rewards_per_day,
+            curriculum=request.curriculum,
+            catalogue=request.achievements,
+            outbox=request.outbox,
+        )
 
 
-class AchievementCatalogue:
-    """The active achievement definitions, read at most once a minute per process: they change only with a
-    migration or an operator's SQL, and every completion needs them."""
-
-    def __init__(self, ttl_seconds: float = 60.0) -> None:
-        self._ttl = ttl_seconds
-        self._achievements: list[Achievement] = []
-        self._read_at: float | None = None
-
-    async def active(self, driver: asyncpg.Connection) -> list[Achievement]:
-        now = monotonic_time.monotonic()
-        if self._read_at is None or now - self._read_at > self._ttl:
-            rows = await driver.fetch(
-                "SELECT id, name, description, xp_reward, condition_type, condition_value "
-                "FROM achievements WHERE is_active ORDER BY created_at"
-            )
-            self._achievements = [
-                Achievement(
-                    id=row["id"],
-                    name=row["name"],
-                    description=row["description"],
-                    xp_reward=row["xp_reward"],
-                    definition=AchievementDefinition(
-                        id=row["id"],
-                        condition_type=row["condition_type"],
-                        condition_value=row["condition_value"],
-                        xp_reward=row["xp_reward"],
-                    ),
-                )
-                for row in rows
-            ]
-            self._read_at = now
-        return self._achievements
-
-
-async def complete_session(
+async def _complete_session(
     driver: asyncpg.Connection,
     *,
     user_id: UUID,

@@ -18,6 +18,7 @@ from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.limits import Limits, refuse_over_limit
 from parla_progress.schemas import SessionRead
+from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
@@ -55,7 +56,21 @@ WITH started AS (
 """  # noqa: S608
 
 
-async def start_lesson(
+async def start_lesson(request: LearnerRequest, lesson_id: UUID) -> SessionRead:
+    async with request.transaction() as driver:
+        return await _start_lesson(
+            driver,
+            user_id=request.user_id,
+            lesson_id=lesson_id,
+            now=request.clock.now(),
+            heart_interval=request.settings.heart_interval,
+            limits=request.limits,
+            curriculum=request.curriculum,
+            outbox=request.outbox,
+        )
+
+
+async def _start_lesson(
     driver: asyncpg.Connection,
     *,
     user_id: UUID,
