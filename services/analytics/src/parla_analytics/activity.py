@@ -51,7 +51,7 @@ def _user_lock_key(user_id: UUID) -> str:
     return f"analytics.user.{user_id}"
 
 
-_ERASED_AMONG = "SELECT user_id FROM erased_users WHERE user_id = ANY($1::uuid[])"
+ERASED_AMONG = "SELECT user_id FROM erased_users WHERE user_id = ANY($1::uuid[])"
 
 
 async def lock_user(session: AsyncSession, user_id: UUID) -> None:
@@ -80,24 +80,24 @@ class Activity:
 
 
 # Taken in one key order by every batch, so two batches never wait on each other in a cycle.
-_LOCK_USERS = (
+LOCK_USERS = (
     "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM (SELECT unnest($1::text[]) AS key ORDER BY 1) AS keys"
 )
-_INSERT_ACTIVITY = (
+INSERT_ACTIVITY = (
     "INSERT INTO user_activity_log (id, user_id, activity_type, activity_data, ip_address, user_agent, created_at) "
     "SELECT id, user_id, activity_type, data::jsonb, ip::inet, user_agent, created_at "
     "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) "
     "AS a(id, user_id, activity_type, data, ip, user_agent, created_at) "
     "ON CONFLICT DO NOTHING"
 )
-_ADD_ACTIVE_DAYS = (
+ADD_ACTIVE_DAYS = (
     "WITH new_day AS (INSERT INTO daily_active_learners (activity_date, user_id) "
     "SELECT * FROM unnest($1::date[], $2::uuid[]) ON CONFLICT DO NOTHING RETURNING activity_date) "
     "INSERT INTO daily_active_counts (activity_date, learners) SELECT activity_date, count(*) FROM new_day "
     "GROUP BY activity_date "
     "ON CONFLICT (activity_date) DO UPDATE SET learners = daily_active_counts.learners + EXCLUDED.learners"
 )
-_ADD_ACTIVE_WEEKS = (
+ADD_ACTIVE_WEEKS = (
     "WITH new_week AS (INSERT INTO user_active_weeks (user_id, week_start) "
     "SELECT * FROM unnest($1::uuid[], $2::date[]) ON CONFLICT DO NOTHING RETURNING user_id, week_start) "
     "INSERT INTO cohort_retention (cohort_week, week_number, learners) "
@@ -114,13 +114,13 @@ async def record_activities(driver: asyncpg.Connection, activities: Sequence[Act
     if not activities:
         return []
     users = {activity.user_id for activity in activities}
-    await driver.execute(_LOCK_USERS, [_user_lock_key(user_id) for user_id in users])
-    erased = {row[0] for row in await driver.fetch(_ERASED_AMONG, list(users))}
+    await driver.execute(LOCK_USERS, [_user_lock_key(user_id) for user_id in users])
+    erased = {row[0] for row in await driver.fetch(ERASED_AMONG, list(users))}
     kept = [activity for activity in activities if activity.user_id not in erased]
     if not kept:
         return kept
     await driver.execute(
-        _INSERT_ACTIVITY,
+        INSERT_ACTIVITY,
         [activity.event_id for activity in kept],
         [activity.user_id for activity in kept],
         [activity.activity_type for activity in kept],
@@ -130,9 +130,9 @@ async def record_activities(driver: asyncpg.Connection, activities: Sequence[Act
         [activity.occurred_at for activity in kept],
     )
     active_days = sorted({(utc_date(a.occurred_at), a.user_id) for a in kept}, key=str)
-    await driver.execute(_ADD_ACTIVE_DAYS, [day for day, _ in active_days], [user for _, user in active_days])
+    await driver.execute(ADD_ACTIVE_DAYS, [day for day, _ in active_days], [user for _, user in active_days])
     active_weeks = sorted({(a.user_id, week_start(utc_date(a.occurred_at))) for a in kept}, key=str)
-    await driver.execute(_ADD_ACTIVE_WEEKS, [user for user, _ in active_weeks], [week for _, week in active_weeks])
+    await driver.execute(ADD_ACTIVE_WEEKS, [user for user, _ in active_weeks], [week for _, week in active_weeks])
     return kept
 
 

@@ -29,7 +29,7 @@ from parla_shared.problems import Problem
 # The session, the response stored under the key (NULL without one), the lesson the exercise belongs to in this
 # session (NULL when it is not part of it) and the account's answer limit: the time of the learner's n-th latest
 # answer in the window, NULL while under it (one backward scan of the (user_id, interaction_at) index).
-_READ_SESSION = """
+READ_SESSION = """
 SELECT s.status, s.practice, s.course_id,
        (SELECT a.response FROM lesson_session_answers a
          WHERE a.session_id = s.id AND a.idempotency_key = $3) AS stored_response,
@@ -44,7 +44,7 @@ SELECT s.status, s.practice, s.course_id,
 
 # Under the learner's lock, a statement of its own (a new snapshot): the session may have been completed, this
 # key answered, or this exercise attempted by another request while we graded.
-_RECHECK = """
+RECHECK = """
 SELECT (SELECT status FROM lesson_sessions WHERE id = $1) AS status,
        (SELECT response FROM lesson_session_answers WHERE session_id = $1 AND idempotency_key = $2) AS stored_response,
        (SELECT count(*) FROM user_exercise_interactions WHERE session_id = $1 AND exercise_id = $3) AS attempts
@@ -54,7 +54,7 @@ SELECT (SELECT status FROM lesson_sessions WHERE id = $1) AS status,
 # their log, and the events: one statement, one round trip (data-modifying CTEs). The parts a given answer does
 # not need are switched off by their WHERE ($16: a lesson, not a practice; $17: the hearts changed).
 # Only the outbox's SQL is formatted in, no value.
-_WRITE = f"""
+WRITE = f"""
 WITH interaction AS (
     INSERT INTO user_exercise_interactions
         (id, user_id, exercise_id, lesson_id, session_id, user_answer, is_correct, attempt_number,
@@ -114,7 +114,7 @@ async def _answer_exercise(
     limits.take_from_address(limits.answers_per_ip, "too many answers from this address")
     limit = limits.answers_per_account
     found = await driver.fetchrow(
-        _READ_SESSION,
+        READ_SESSION,
         session_id,
         user_id,
         idempotency_key,
@@ -136,7 +136,7 @@ async def _answer_exercise(
 
     learner = await lock_learner_row(driver, user_id)
     status, stored_response, previous_attempts = await driver.fetchrow(
-        _RECHECK, session_id, idempotency_key, data.exercise_id
+        RECHECK, session_id, idempotency_key, data.exercise_id
     )
     if stored_response is not None:
         return _replayed(stored_response, data.exercise_id)
@@ -199,7 +199,7 @@ async def _answer_exercise(
     )
     interaction_id = uuid7()
     await driver.execute(
-        _WRITE,
+        WRITE,
         interaction_id,
         user_id,
         data.exercise_id,

@@ -33,7 +33,7 @@ from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
-_READ_SESSION = (
+READ_SESSION = (
     "SELECT course_id, lesson_id, practice, exercises, xp_reward, result "
     "FROM lesson_sessions WHERE id = $1 AND user_id = $2"
 )
@@ -41,7 +41,7 @@ _READ_SESSION = (
 # Under the learner's lock, one snapshot of what the rules read: the session's answers in order, the course's
 # completed and started lessons, the learner's completed lessons everywhere, today's rewarded practices, the
 # achievements already earned and today's XP so far.
-_READ_STATE = """
+READ_STATE = """
 SELECT (SELECT result FROM lesson_sessions WHERE id = $1) AS result,
        ARRAY(SELECT exercise_id FROM user_exercise_interactions WHERE session_id = $1
               ORDER BY attempt_number, interaction_at, id) AS answered_exercise_ids,
@@ -63,7 +63,7 @@ SELECT (SELECT result FROM lesson_sessions WHERE id = $1) AS result,
 
 # Every write of a completion in one statement; the lesson's progress only for a lesson ($20), the hearts log and
 # the achievements only when there are some.
-_WRITE = f"""
+WRITE = f"""
 WITH lesson AS (
     INSERT INTO user_lesson_progress
         (user_id, course_id, lesson_id, status, completion_count, best_score, xp_earned,
@@ -134,7 +134,7 @@ async def _complete_session(
     catalogue: AchievementCatalogue,
     outbox: Outbox,
 ) -> CompletionRead:
-    found = await driver.fetchrow(_READ_SESSION, session_id, user_id)
+    found = await driver.fetchrow(READ_SESSION, session_id, user_id)
     if found is None:
         raise Problem(404, "Session not found", f"session {session_id} does not exist")
     if found["result"] is not None:
@@ -150,7 +150,7 @@ async def _complete_session(
     today = local_date_for(now, zone)
     midnight = datetime.combine(today, time.min, tzinfo=zone)
     course_lessons = [lesson.id for lesson in tree.lessons()]
-    state = await driver.fetchrow(_READ_STATE, session_id, user_id, course_lessons, midnight, today)
+    state = await driver.fetchrow(READ_STATE, session_id, user_id, course_lessons, midnight, today)
     if state["result"] is not None:
         return msgspec.convert(state["result"], CompletionRead)
 
@@ -266,7 +266,7 @@ async def _complete_session(
         ),
     )
     await driver.execute(
-        _WRITE,
+        WRITE,
         session_id,
         user_id,
         course_id,

@@ -15,12 +15,12 @@ import asyncpg
 
 from parla_shared.problems import Problem
 
-_LOCK = "SELECT * FROM learners WHERE user_id = $1 FOR UPDATE"
+LOCK = "SELECT * FROM learners WHERE user_id = $1 FOR UPDATE"
 
 
 async def lock_learner_row(driver: asyncpg.Connection, user_id: UUID) -> asyncpg.Record:
     """The learner row, locked for this transaction; created with defaults when it does not exist yet."""
-    learner = await driver.fetchrow(_LOCK, user_id)
+    learner = await driver.fetchrow(LOCK, user_id)
     if learner is None:
         # Identity's event has not arrived yet: defaults now, its values when it comes (consumers.py).
         await driver.execute("INSERT INTO learners (user_id) VALUES ($1) ON CONFLICT DO NOTHING", user_id)
@@ -28,5 +28,5 @@ async def lock_learner_row(driver: asyncpg.Connection, user_id: UUID) -> asyncpg
         # its erased_users row is committed and visible to this new statement.
         if await driver.fetchval("SELECT 1 FROM erased_users WHERE user_id = $1", user_id) is not None:
             raise Problem(401, "Account deleted", "this account has been deleted")
-        learner = await driver.fetchrow(_LOCK, user_id)
+        learner = await driver.fetchrow(LOCK, user_id)
     return learner

@@ -25,14 +25,14 @@ from parla_shared.problems import Problem
 
 # The account's session limit (the time of the n-th latest start in the window, NULL while under it) and the
 # courses the learner is enrolled in, oldest enrolment first.
-_READ_BEFORE = """
+READ_BEFORE = """
 SELECT (SELECT started_at FROM lesson_sessions WHERE user_id = $1 AND started_at > $2
          ORDER BY started_at DESC OFFSET $3 LIMIT 1) AS limit_reached_at,
        ARRAY(SELECT course_id FROM user_courses WHERE user_id = $1 AND is_active ORDER BY enrolled_at) AS enrolled
 """
 
 # Under the learner's lock: the course's lessons the learner has completed, and those started but not completed.
-_LESSON_STATES = """
+LESSON_STATES = """
 SELECT ARRAY(SELECT lesson_id FROM user_lesson_progress
               WHERE user_id = $1 AND lesson_id = ANY($2::uuid[]) AND completion_count > 0) AS completed,
        ARRAY(SELECT lesson_id FROM user_lesson_progress
@@ -41,7 +41,7 @@ SELECT ARRAY(SELECT lesson_id FROM user_lesson_progress
 """
 
 # Only the outbox's SQL is formatted in, no value.
-_WRITE = f"""
+WRITE = f"""
 WITH started AS (
     INSERT INTO lesson_sessions (id, user_id, course_id, lesson_id, practice, exercises, xp_reward, status, started_at)
     VALUES ($1, $2, $3, $4, false, $5::jsonb, $6, 'active', $7)
@@ -92,7 +92,7 @@ async def _start_lesson(
         raise Problem(409, "Lesson has no exercises", f"lesson {lesson_id} has nothing to answer yet")
 
     learner = await lock_learner_row(driver, user_id)
-    completed, started = await driver.fetchrow(_LESSON_STATES, user_id, [lesson.id for lesson in tree.lessons()])
+    completed, started = await driver.fetchrow(LESSON_STATES, user_id, [lesson.id for lesson in tree.lessons()])
     if lesson_statuses(tree.prerequisites(), set(completed), set(started))[lesson_id] == "locked":
         raise Problem(409, "Lesson locked", "complete this lesson's prerequisites first")
     hearts = hearts_at(
@@ -117,7 +117,7 @@ async def _start_lesson(
         subject_id=user_id,
     )
     await driver.execute(
-        _WRITE,
+        WRITE,
         session_id,
         user_id,
         tree.id,
@@ -142,7 +142,7 @@ async def limit_session_starts(driver: asyncpg.Connection, limits: Limits, user_
     either); returns the courses the learner is enrolled in, read in the same round trip."""
     limits.take_from_address(limits.sessions_per_ip, "too many sessions started from this address")
     limit = limits.sessions_per_account
-    found = await driver.fetchrow(_READ_BEFORE, user_id, now - timedelta(seconds=limit.window_seconds), limit.hits - 1)
+    found = await driver.fetchrow(READ_BEFORE, user_id, now - timedelta(seconds=limit.window_seconds), limit.hits - 1)
     refuse_over_limit(found["limit_reached_at"], limit, now, "too many sessions started")
     return list(found["enrolled"])
 
