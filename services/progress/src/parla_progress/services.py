@@ -26,9 +26,7 @@ from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.clock import Clock
 from parla_progress.domain.daily_xp import local_date_for
 from parla_progress.domain.hearts import HeartsState, hearts_at
-from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZONE, learner_zone
-from parla_progress.domain.streaks import StreakState, streak_at
-from parla_progress.domain.unlocking import lesson_statuses
+from parla_progress.domain.learners import DEFAULT_TIMEZONE, learner_zone
 from parla_progress.limits import Limits
 from parla_progress.models import (
     USER_TABLES,
@@ -40,17 +38,12 @@ from parla_progress.models import (
     UserCourse,
     UserDailyXp,
     UserExerciseInteraction,
-    UserLessonProgress,
 )
 from parla_progress.schemas import (
-    CourseProgressRead,
     DailyXpRead,
     EarnedAchievementRead,
     EnrollmentRead,
-    LessonProgressRead,
-    MeRead,
     SessionRead,
-    TodayRead,
 )
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.learners import lock_learner_row
@@ -59,24 +52,6 @@ from parla_shared.auth import Principal
 from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
-
-
-def new_learner(user_id: UUID) -> Learner:
-    """A learner as the defaults make it, not stored (for reads before any write)."""
-    return Learner(
-        user_id=user_id,
-        timezone=DEFAULT_TIMEZONE,
-        daily_xp_goal=DEFAULT_DAILY_XP_GOAL,
-        hearts=5,
-        hearts_refill_anchor=None,
-        total_xp=0,
-        current_streak=0,
-        longest_streak=0,
-        last_active_local_date=None,
-        streak_survives_until=None,
-        perfect_lessons=0,
-        skills_completed=0,
-    )
 
 
 async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
@@ -124,39 +99,9 @@ class ProgressService:
 
     # ------------------------------------------------------------------ reads
 
-    async def _learner_or_default(self) -> Learner:
-        learner = await self.session.get(Learner, self.user_id)
-        return learner if learner is not None else new_learner(self.user_id)
-
-    async def me(self) -> MeRead:
-        learner = await self._learner_or_default()
-        now = self.clock.now()
-        view = hearts_at(_hearts_state(learner), now, interval=self.settings.heart_interval)
-        zone = learner_zone(learner.timezone)
-        today = local_date_for(now, zone)
-        today_row = (
-            await self.session.execute(
-                select(UserDailyXp.xp_earned, UserDailyXp.goal_met).where(
-                    UserDailyXp.user_id == self.user_id, UserDailyXp.date == today
-                )
-            )
-        ).one_or_none()
-        today_xp, today_goal_met = (today_row.xp_earned, today_row.goal_met) if today_row else (0, False)
-        return MeRead(
-            total_xp=learner.total_xp,
-            hearts=view.hearts,
-            max_hearts=view.max_hearts,
-            next_heart_at=view.next_heart_at,
-            current_streak=streak_at(_streak_state(learner), now, zone),
-            longest_streak=learner.longest_streak,
-            daily_xp_goal=learner.daily_xp_goal,
-            timezone=learner.timezone,
-            today=TodayRead(date=today, xp=today_xp, goal_met=today_goal_met),
-        )
-
     async def daily_xp(self, days: int) -> list[DailyXpRead]:
-        learner = await self._learner_or_default()
-        today = local_date_for(self.clock.now(), learner_zone(learner.timezone))
+        timezone = await self.session.scalar(select(Learner.timezone).where(Learner.user_id == self.user_id))
+        today = local_date_for(self.clock.now(), learner_zone(timezone or DEFAULT_TIMEZONE))
         first = today - timedelta(days=days - 1)
         rows = (
             await self.session.execute(
@@ -195,43 +140,12 @@ class ProgressService:
             for achievement, earned_at in rows
         ]
 
-    async def course_progress(self, course_id: UUID) -> CourseProgressRead:
-        tree = await self.curriculum.course_tree(course_id)
-        enrolled = await self._enrolment(course_id) is not None
-        progress = await self._lesson_progress([lesson.id for lesson in tree.lessons()])
-        statuses = lesson_statuses(tree.prerequisites(), *_completed_and_started(progress.values()))
-        return CourseProgressRead(
-            course_id=course_id,
-            enrolled=enrolled,
-            lessons=[
-                LessonProgressRead(
-                    lesson_id=lesson_id,
-                    status=status,
-                    best_score=progress[lesson_id].best_score if lesson_id in progress else 0,
-                    completion_count=progress[lesson_id].completion_count if lesson_id in progress else 0,
-                )
-                for lesson_id, status in statuses.items()
-            ],
-        )
-
     async def _enrolment(self, course_id: UUID) -> UserCourse | None:
         return (
             await self.session.execute(
                 select(UserCourse).where(UserCourse.user_id == self.user_id, UserCourse.course_id == course_id)
             )
         ).scalar_one_or_none()
-
-    async def _lesson_progress(self, lesson_ids: Sequence[UUID]) -> dict[UUID, UserLessonProgress]:
-        if not lesson_ids:
-            return {}
-        rows = (
-            await self.session.execute(
-                select(UserLessonProgress)
-                .where(UserLessonProgress.user_id == self.user_id, UserLessonProgress.lesson_id.in_(lesson_ids))
-                .execution_options(populate_existing=True)
-            )
-        ).scalars()
-        return {row.lesson_id: row for row in rows}
 
     # ------------------------------------------------------------------ enrolment
 
@@ -363,30 +277,6 @@ def _enrolment_read(row: UserCourse) -> EnrollmentRead:
         total_xp=row.total_xp,
         is_active=row.is_active,
     )
-
-
-def _hearts_state(learner: Learner) -> HeartsState:
-    return HeartsState(hearts=learner.hearts, hearts_refill_anchor=learner.hearts_refill_anchor)
-
-
-def _streak_state(learner: Learner) -> StreakState:
-    return StreakState(
-        current_streak=learner.current_streak,
-        longest_streak=learner.longest_streak,
-        last_active_local_date=learner.last_active_local_date,
-        streak_survives_until=learner.streak_survives_until,
-    )
-
-
-def _completed_and_started(rows: Any) -> tuple[set[UUID], set[UUID]]:
-    completed: set[UUID] = set()
-    started: set[UUID] = set()
-    for row in rows:
-        if row.completion_count > 0:
-            completed.add(row.lesson_id)
-        elif row.status == "in_progress":
-            started.add(row.lesson_id)
-    return completed, started
 
 
 def _session_read(lesson_session: LessonSession, hearts: int) -> SessionRead:

@@ -23,6 +23,7 @@ from parla_progress.schemas import (
     SessionRead,
 )
 from parla_progress.services import ProgressService
+from parla_progress.use_cases import views
 from parla_progress.use_cases.answers import answer_exercise
 from parla_progress.use_cases.completion import complete_session
 from parla_progress.use_cases.context import LearnerRequest
@@ -56,8 +57,8 @@ class ProgressController(Controller):
         return await progress.enrolments()
 
     @get("/me", summary="Hearts, XP, streak and today's goal", responses=problem_responses(401))
-    async def me(self, progress: NamedDependency[ProgressService]) -> MeRead:
-        return await progress.me()
+    async def me(self, learner: NamedDependency[LearnerRequest]) -> MeRead:
+        return await views.me(learner)
 
     @get(
         "/me/achievements",
@@ -82,8 +83,8 @@ class ProgressController(Controller):
         summary="Each lesson's status, best score and completion count",
         responses=problem_responses(401, 404, 503),
     )
-    async def course(self, course_id: FromPath[UUID], progress: NamedDependency[ProgressService]) -> CourseProgressRead:
-        return await progress.course_progress(course_id)
+    async def course(self, course_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]) -> CourseProgressRead:
+        return await views.course_progress(learner, course_id)
 
     @post(
         "/lessons/{lesson_id:uuid}/sessions",
