@@ -13,7 +13,7 @@ from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.schemas import CourseProgressRead, LessonProgressRead, MeRead, TodayRead
 from parla_progress.use_cases.context import LearnerRequest
 
-_COURSE_PROGRESS = """
+COURSE_PROGRESS = """
 SELECT EXISTS (SELECT 1 FROM user_courses WHERE user_id = $1 AND course_id = $2) AS enrolled,
        ARRAY(SELECT lesson_id FROM user_lesson_progress
               WHERE user_id = $1 AND lesson_id = ANY($3::uuid[]) ORDER BY lesson_id) AS lesson_ids,
@@ -25,18 +25,18 @@ SELECT EXISTS (SELECT 1 FROM user_courses WHERE user_id = $1 AND course_id = $2)
               WHERE user_id = $1 AND lesson_id = ANY($3::uuid[]) ORDER BY lesson_id) AS completion_counts
 """
 
-_LEARNER = (
+LEARNER = (
     "SELECT timezone, daily_xp_goal, hearts, hearts_refill_anchor, total_xp, current_streak, longest_streak, "
     "last_active_local_date, streak_survives_until FROM learners WHERE user_id = $1"
 )
-_TODAY = "SELECT xp_earned, goal_met FROM user_daily_xp WHERE user_id = $1 AND date = $2"
+TODAY = "SELECT xp_earned, goal_met FROM user_daily_xp WHERE user_id = $1 AND date = $2"
 
 
 async def course_progress(request: LearnerRequest, course_id: UUID) -> CourseProgressRead:
     tree = await request.curriculum.course_tree(course_id)  # 404 for an unknown course
     async with request.transaction() as driver:
         found = await driver.fetchrow(
-            _COURSE_PROGRESS, request.user_id, course_id, [lesson.id for lesson in tree.lessons()]
+            COURSE_PROGRESS, request.user_id, course_id, [lesson.id for lesson in tree.lessons()]
         )
     rows = zip(found["lesson_ids"], found["statuses"], found["best_scores"], found["completion_counts"], strict=True)
     progress = {lesson_id: (status, best, count) for lesson_id, status, best, count in rows}
@@ -62,10 +62,10 @@ async def course_progress(request: LearnerRequest, course_id: UUID) -> CoursePro
 async def me(request: LearnerRequest) -> MeRead:
     now = request.clock.now()
     async with request.transaction() as driver:
-        learner = await driver.fetchrow(_LEARNER, request.user_id)
+        learner = await driver.fetchrow(LEARNER, request.user_id)
         zone = learner_zone(learner["timezone"] if learner else DEFAULT_TIMEZONE)
         today = local_date_for(now, zone)
-        today_row = await driver.fetchrow(_TODAY, request.user_id, today)
+        today_row = await driver.fetchrow(TODAY, request.user_id, today)
     # Before its first write a learner is the defaults (the row is made by the first state-changing request).
     hearts = HeartsState() if learner is None else HeartsState(learner["hearts"], learner["hearts_refill_anchor"])
     streak = (
