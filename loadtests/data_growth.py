@@ -2,15 +2,16 @@
 
 Builds a data set in a database of its own on a PostgreSQL server (a private embedded one: no service uses it),
 then times the statements the services issue on their hot paths, imported from the services themselves: the
-lesson start, answer and completion SQL of progress (``parla_progress.use_cases``), analytics' set-based consumer
-writes (``parla_analytics.activity``) and reports (``parla_analytics.queries``), plus the ORM-issued reads of
-``/me``, the course progress and practice (progress) and ``/users/me``, refresh and token housekeeping
-(identity), written out as the ORM sends them. Prints p50/p95 per statement and, with ``--explain``, each plan
+lesson start, answer, completion, ``/me`` and course-map SQL of progress (``parla_progress.use_cases``),
+analytics' set-based consumer writes (``parla_analytics.activity``) and reports (``parla_analytics.queries``),
+plus the ORM-issued reads of practice (progress) and ``/users/me``, refresh and token housekeeping (identity),
+written out as the ORM sends them. Prints p50/p95 per statement and, with ``--explain``, each plan
 (``EXPLAIN (ANALYZE, BUFFERS)``):
 
     python loadtests/data_growth.py --server postgresql://postgres@127.0.0.1:55929/postgres \
         --database parla_growth --learners 10000 --explain          # 1x
     python loadtests/data_growth.py --server … --database parla_growth_10x --learners 100000 --explain   # 10x
+    python loadtests/data_growth.py --server … --database parla_growth_10x --measure-only --explain  # time again
 
 Learners are seeded with identity's own CLI (``seed-learners``: real accounts with a refresh token each). Their
 history is written inside PostgreSQL (``INSERT … SELECT`` over ``generate_series``), one statement per day of
@@ -19,7 +20,10 @@ learner spread over ``--days`` (at most one a day), every exercise of the lesson
 wrong, with its hearts-log row), the answers' idempotency records, daily XP, lesson progress, achievements and
 ``--tokens`` rotated refresh tokens from the last 29 days. Ids the services make with uuid7 (sessions,
 interactions, stored answers) are time-ordered here too; the rest take their column default, as in production.
-Every index and constraint stays in place during the load (they are maintained row by row, as in production).
+Indexes and constraints are maintained row by row during the load, as in production, unless ``--bulk`` (the
+default above 20,000 new learners): then the history tables' non-unique indexes and foreign keys are dropped for
+the load and recreated from their catalogue definitions afterwards, as a restore does (primary keys and unique
+constraints stay); the rebuilt indexes are densely packed where grown ones are not.
 Analytics gets ``--events-per-learner`` activity rows from its generator (``loadtests/generate_activity.py``).
 Statements that write are timed inside a transaction that is rolled back; progress' statements run as the
 ``parla_progress`` role acting for the learner (row-level security on), as ``acting_transaction`` runs them.
@@ -52,7 +56,7 @@ from uuid_utils.compat import uuid7
 from parla_analytics import activity
 from parla_analytics import queries as analytics
 from parla_progress import events
-from parla_progress.use_cases import answers, completion, learners, sessions
+from parla_progress.use_cases import answers, completion, learners, sessions, views
 from parla_shared.events.envelope import EventEnvelope, new_event
 from parla_shared.events.outbox import Outbox
 from parla_shared.provisioning.environment import role_passwords
@@ -339,11 +343,7 @@ FROM progress.lesson_sessions s WHERE s.user_id = ANY($1::uuid[]) ORDER BY s.use
 # What acting_transaction (parla_shared.db) runs first in every progress transaction.
 ACTING = "SELECT set_config('app.user_id', $1::text, true), set_config('app.system_path', '', true)"
 
-# Reads the services make through the ORM, written out as it sends them.
-ME_LEARNER = "SELECT * FROM learners WHERE user_id = $1"
-TODAYS_XP = "SELECT xp_earned, goal_met FROM user_daily_xp WHERE user_id = $1 AND date = $2"
-COURSE_LESSONS = "SELECT * FROM user_lesson_progress WHERE user_id = $1 AND lesson_id = ANY($2::uuid[])"
-ENROLMENT = "SELECT * FROM user_courses WHERE user_id = $1 AND course_id = $2"
+# Reads the services still make through the ORM, written out as it sends them.
 WEAKEST_EXERCISES = (
     "SELECT exercise_id, max(lesson_id::text) FROM user_exercise_interactions "
     "WHERE user_id = $1 AND lesson_id = ANY($2::uuid[]) GROUP BY exercise_id "
@@ -425,10 +425,10 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
         Timed("complete: state under the lock", completion.READ_STATE,
               lambda x: [x.session_id, x.user_id, lesson_ids, midnight, today], "progress"),
         Timed("complete: writes (rolled back)", completion.WRITE, complete_write, "progress"),
-        Timed("/me: learner (ORM)", ME_LEARNER, lambda x: [x.user_id], "progress"),
-        Timed("/me: today's XP (ORM)", TODAYS_XP, lambda x: [x.user_id, today], "progress"),
-        Timed("course progress: lessons (ORM)", COURSE_LESSONS, lambda x: [x.user_id, lesson_ids], "progress"),
-        Timed("course progress: enrolment (ORM)", ENROLMENT, lambda x: [x.user_id, x.course_id], "progress"),
+        Timed("/me: learner", views.LEARNER, lambda x: [x.user_id], "progress"),
+        Timed("/me: today's XP", views.TODAY, lambda x: [x.user_id, today], "progress"),
+        Timed("course map: enrolment and lessons", views.COURSE_PROGRESS,
+              lambda x: [x.user_id, x.course_id, lesson_ids], "progress"),
         Timed("practice: weakest exercises (ORM)", WEAKEST_EXERCISES, lambda x: [x.user_id, lesson_ids], "progress"),
         Timed("identity /users/me (ORM)", USERS_ME, lambda x: [x.user_id], "identity"),
         Timed("identity refresh: token row (ORM)", REFRESH_TOKEN_ROW, lambda x: [x.token_hash], "identity"),
