@@ -5,11 +5,11 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 
+from parla_progress.api.dependencies import provide_learner_request, provide_progress
+from parla_progress.api.progress import ProgressController
 from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.clock import Clock, SystemClock
 from parla_progress.consumers import IDENTITY_SUBSCRIPTION
-from parla_progress.controllers.progress import ProgressController
-from parla_progress.dependencies import provide_learner_request, provide_progress
 from parla_progress.limits import Limits
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.catalogue import AchievementCatalogue

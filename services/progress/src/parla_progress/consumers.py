@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_progress import events
 from parla_progress.domain.learners import valid_goal, valid_timezone
-from parla_progress.services import erase_learner, upsert_learner
+from parla_progress.use_cases.learners import erase_learner, upsert_learner
 from parla_shared.events.consumer import Subscription
 from parla_shared.events.envelope import EventEnvelope
 

@@ -16,10 +16,10 @@ import msgspec
 from uuid_utils.compat import uuid7
 
 from parla_progress import events
+from parla_progress.api.schemas import AnswerCreate, AnswerRead
 from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.domain.hearts import HeartsChange, HeartsState, hearts_at, lose_heart
 from parla_progress.limits import Limits, refuse_over_limit
-from parla_progress.schemas import AnswerCreate, AnswerRead
 from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
 from parla_shared.events.envelope import EventEnvelope

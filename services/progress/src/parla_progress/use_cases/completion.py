@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from parla_progress import events
+from parla_progress.api.schemas import AchievementRead, CompletionRead
 from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.domain.achievements import LearnerStats, achievements_to_award
 from parla_progress.domain.achievements import count_completed_skills as count_skills
@@ -25,7 +26,6 @@ from parla_progress.domain.learners import learner_zone
 from parla_progress.domain.scoring import is_perfect, lesson_score
 from parla_progress.domain.streaks import StreakState, record_activity
 from parla_progress.domain.unlocking import newly_unlocked
-from parla_progress.schemas import AchievementRead, CompletionRead
 from parla_progress.use_cases.catalogue import Achievement, AchievementCatalogue
 from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row

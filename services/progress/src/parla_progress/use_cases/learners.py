@@ -1,4 +1,5 @@
-"""The learner row: the lock every state-changing use case takes first.
+"""The learner row: the lock every state-changing use case takes first, and identity's events about learners
+(their settings, their erasure).
 
 Every state-changing use case locks the learner row first (``SELECT … FOR UPDATE`` on the learner projection,
 created on the spot when identity's event has not arrived yet), and only then reads and writes that learner's
@@ -9,10 +10,15 @@ before the lock, so the lock is held only for the database work.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_progress.models import USER_TABLES, ErasedUser, Learner
 from parla_shared.problems import Problem
 
 LOCK = "SELECT * FROM learners WHERE user_id = $1 FOR UPDATE"
@@ -30,3 +36,32 @@ async def lock_learner_row(driver: asyncpg.Connection, user_id: UUID) -> asyncpg
             raise Problem(401, "Account deleted", "this account has been deleted")
         learner = await driver.fetchrow(LOCK, user_id)
     return learner
+
+
+async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
+    """Hard delete of everything progress holds about a user (FR-5)."""
+    # A first request may have inserted the learner row without committing it yet; FOR UPDATE cannot see (nor
+    # wait for) that row, but this insert waits on its key until that request ends, so its rows get deleted too.
+    await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
+    await session.execute(select(Learner.user_id).where(Learner.user_id == user_id).with_for_update())
+    await session.execute(insert(ErasedUser).values(user_id=user_id).on_conflict_do_nothing())
+    for model in USER_TABLES:
+        await session.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
+
+
+async def upsert_learner(session: AsyncSession, user_id: UUID, timezone: str | None, goal: int | None) -> None:
+    """Identity's current timezone and goal for a learner, whether or not the row exists yet."""
+    if await session.get(ErasedUser, user_id) is not None:
+        return  # an event delivered after the user's deletion
+    values: dict[str, Any] = {}
+    if timezone is not None:
+        values["timezone"] = timezone
+    if goal is not None:
+        values["daily_xp_goal"] = goal
+    statement = insert(Learner).values(user_id=user_id, **values)
+    statement = (
+        statement.on_conflict_do_update(index_elements=[Learner.user_id], set_=values)
+        if values
+        else statement.on_conflict_do_nothing()
+    )
+    await session.execute(statement)

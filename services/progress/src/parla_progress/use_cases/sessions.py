@@ -13,11 +13,11 @@ import msgspec
 from uuid_utils.compat import uuid7
 
 from parla_progress import events
+from parla_progress.api.schemas import SessionRead
 from parla_progress.clients.curriculum import CourseTree, CurriculumClient
 from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.limits import Limits, refuse_over_limit
-from parla_progress.schemas import SessionRead
 from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
 from parla_shared.events.outbox import Outbox

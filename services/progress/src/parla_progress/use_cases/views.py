@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from parla_progress.api.schemas import CourseProgressRead, LessonProgressRead, MeRead, TodayRead
 from parla_progress.domain.daily_xp import local_date_for
 from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZONE, learner_zone
 from parla_progress.domain.streaks import StreakState, streak_at
 from parla_progress.domain.unlocking import lesson_statuses
-from parla_progress.schemas import CourseProgressRead, LessonProgressRead, MeRead, TodayRead
 from parla_progress.use_cases.context import LearnerRequest
 
 COURSE_PROGRESS = """

@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from parla_progress.schemas import (
+from parla_progress.api.schemas import (
     AnswerCreate,
     AnswerRead,
     CompletionRead,
@@ -22,11 +22,11 @@ from parla_progress.schemas import (
     PracticeCreate,
     SessionRead,
 )
-from parla_progress.services import ProgressService
 from parla_progress.use_cases import views
 from parla_progress.use_cases.answers import answer_exercise
 from parla_progress.use_cases.completion import complete_session
 from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.progress import ProgressService
 from parla_progress.use_cases.sessions import start_lesson
 from parla_shared.auth import requires_user
 from parla_shared.problems import Problem, problem_responses

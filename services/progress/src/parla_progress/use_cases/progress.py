@@ -1,11 +1,7 @@
-"""The progress use cases: enrolment, sessions, answers, completion, and the learner's views.
+"""The learner's less frequent use cases, on the request's ORM session: enrolment, practice sessions, the daily
+XP history and the achievements list (the busy ones are in SQL: answers, completion, sessions, views).
 
-Every state-changing use case locks the learner row first (``SELECT … FOR UPDATE`` on the learner
-projection, created on the spot when identity's event has not arrived yet), and only then reads and
-writes that learner's other rows. One lock, always taken first, serialises a learner's concurrent
-requests: no lost update, hearts never below zero, nothing awarded twice, and no lock-order cycle
-(so no deadlock). Calls to curriculum happen before the lock, so the lock is held only for the
-database work.
+They take the learner's lock first like every state-changing use case (``learners.py``).
 """
 
 from __future__ import annotations
@@ -13,15 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Float, Text, cast, delete, func, select, update
+from sqlalchemy import Float, Text, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_progress import events
+from parla_progress.api.schemas import (
+    DailyXpRead,
+    EarnedAchievementRead,
+    EnrollmentRead,
+    SessionRead,
+)
 from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.clock import Clock
 from parla_progress.domain.daily_xp import local_date_for
@@ -29,21 +30,13 @@ from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.learners import DEFAULT_TIMEZONE, learner_zone
 from parla_progress.limits import Limits
 from parla_progress.models import (
-    USER_TABLES,
     Achievement,
-    ErasedUser,
     Learner,
     LessonSession,
     UserAchievement,
     UserCourse,
     UserDailyXp,
     UserExerciseInteraction,
-)
-from parla_progress.schemas import (
-    DailyXpRead,
-    EarnedAchievementRead,
-    EnrollmentRead,
-    SessionRead,
 )
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.learners import lock_learner_row
@@ -52,35 +45,6 @@ from parla_shared.auth import Principal
 from parla_shared.db import driver_connection
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
-
-
-async def erase_learner(session: AsyncSession, user_id: UUID) -> None:
-    """Hard delete of everything progress holds about a user (FR-5)."""
-    # A first request may have inserted the learner row without committing it yet; FOR UPDATE cannot see (nor
-    # wait for) that row, but this insert waits on its key until that request ends, so its rows get deleted too.
-    await session.execute(insert(Learner).values(user_id=user_id).on_conflict_do_nothing())
-    await session.execute(select(Learner.user_id).where(Learner.user_id == user_id).with_for_update())
-    await session.execute(insert(ErasedUser).values(user_id=user_id).on_conflict_do_nothing())
-    for model in USER_TABLES:
-        await session.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
-
-
-async def upsert_learner(session: AsyncSession, user_id: UUID, timezone: str | None, goal: int | None) -> None:
-    """Identity's current timezone and goal for a learner, whether or not the row exists yet."""
-    if await session.get(ErasedUser, user_id) is not None:
-        return  # an event delivered after the user's deletion
-    values: dict[str, Any] = {}
-    if timezone is not None:
-        values["timezone"] = timezone
-    if goal is not None:
-        values["daily_xp_goal"] = goal
-    statement = insert(Learner).values(user_id=user_id, **values)
-    statement = (
-        statement.on_conflict_do_update(index_elements=[Learner.user_id], set_=values)
-        if values
-        else statement.on_conflict_do_nothing()
-    )
-    await session.execute(statement)
 
 
 @dataclass

@@ -7,8 +7,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from parla_progress.services import ProgressService
 from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.progress import ProgressService
 from parla_shared.auth import Principal
 from parla_shared.events.outbox import Outbox
 
