@@ -236,6 +236,29 @@ def test_compose_gateway_routes_to_the_services_and_shares_media() -> None:
     assert f"{media_volume}:{media_dir}" in [str(volume) for volume in services["migrate"]["volumes"]]
 
 
+def test_compose_gateway_serves_the_web_app() -> None:
+    gateway = _compose()["services"]["gateway"]
+    web_dir = _env(gateway)["PARLA_WEB_DIR"]
+    assert f"./web:{web_dir}:ro" in [str(volume).split("  ")[0] for volume in gateway["volumes"]]
+    assert (ROOT / "web" / "index.html").is_file()
+    assert "{$PARLA_WEB_DIR:web}" in CADDYFILE.read_text()
+
+
+def test_kubernetes_gateway_serves_the_web_app_of_the_release_image() -> None:
+    pod = _objects("Deployment")["gateway"]["spec"]["template"]["spec"]
+    (copier,) = pod["initContainers"]
+    assert copier["image"].split(":")[0] == "parla"
+    (caddy,) = pod["containers"]
+    web_dir = _env_names(caddy)["PARLA_WEB_DIR"]["value"]
+    copier_mount = next(mount for mount in copier["volumeMounts"] if mount["mountPath"] == web_dir)
+    caddy_mount = next(mount for mount in caddy["volumeMounts"] if mount["mountPath"] == web_dir)
+    assert copier_mount["name"] == caddy_mount["name"]
+    assert caddy_mount["readOnly"] is True
+    assert f"/app/web/. {web_dir}/" in " ".join(copier["command"])
+    assert ("COPY", "web/ /app/web/") in _final_stage()
+    _pod_is_hardened({**pod, "containers": pod["initContainers"]}, "gateway's web-app init container")
+
+
 def test_compose_never_mentions_internal_routes() -> None:
     assert not [text for text in _walk_strings(_compose()) if "/internal" in text]
 

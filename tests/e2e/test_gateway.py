@@ -206,3 +206,59 @@ def test_every_documented_route_is_routed(gateway: httpx.Client, service: str) -
             response = gateway.request(method.upper(), f"/api/{service}{path}")
             is_gateway_404 = response.status_code == 404 and response.json().get("detail") == "No such resource."
             assert not is_gateway_404, f"{method.upper()} /api/{service}{template} is not routed by the gateway"
+
+
+def test_the_web_app_is_served_at_the_root_with_a_policy_of_its_own(gateway: httpx.Client) -> None:
+    page = gateway.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert b'<script type="module" src="/js/app.js">' in page.content
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe" not in policy  # no inline script or style, no eval
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-cache"
+    for path, content_type in (
+        ("/js/app.js", "text/javascript"),
+        ("/styles.css", "text/css"),
+        ("/index.html", "text/html"),
+    ):
+        response = gateway.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith(content_type), path
+        assert response.headers["content-security-policy"] == policy
+    # The API keeps its own, stricter policy.
+    assert gateway.get("/api/curriculum/languages").headers["content-security-policy"].startswith("default-src 'none';")
+
+
+@pytest.mark.parametrize(
+    "path", ["/js/nowhere.js", "/web/index.html", "/Caddyfile", "/js/../../pyproject.toml", "/.git/config", "/js/"]
+)
+def test_only_the_apps_own_files_are_served(gateway: httpx.Client, path: str) -> None:
+    status, content_type, body = _raw_request(gateway, "GET", path, {})
+    assert status == 404, path
+    assert content_type.startswith("application/problem+json")
+    assert b"[tool" not in body
+
+
+def test_mail_links_open_the_app_with_the_code_out_of_the_servers_sight(gateway: httpx.Client) -> None:
+    for path, page in (("/verify-email", "verify-email"), ("/reset-password", "reset-password")):
+        response = gateway.get(f"{path}?token=abc123", follow_redirects=False)
+        assert response.status_code == 302
+        assert response.headers["location"] == f"/#/{page}?token=abc123"
+
+
+def test_a_browser_back_from_the_provider_is_handed_to_the_app(gateway: httpx.Client) -> None:
+    """The provider sends the browser to the callback: a page navigation (asking for HTML) goes to the app, which
+    fetches the callback itself; an API client asking for JSON still reaches identity (Google is not configured
+    on this platform: 503)."""
+    callback = "/api/identity/auth/oauth/google/callback?code=c0de&state=st4te"
+    navigation = gateway.get(callback, headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert navigation.status_code == 302
+    assert navigation.headers["location"] == "/#/oauth/google?code=c0de&state=st4te"
+    assert navigation.headers["cache-control"] == "no-store"
+    fetched = gateway.get(callback, headers={"Accept": "application/json"})
+    assert fetched.status_code == 503
+    assert fetched.headers["content-type"].startswith("application/problem+json")

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,9 @@ from parla_shared.provisioning.environment import (
     role_passwords,
 )
 
-SUITES = ("shared", "devstack", "deploy", *SERVICES, "e2e")
+SUITES = ("shared", "devstack", "deploy", *SERVICES, "e2e", "browser")
+# Suites that test the platform as `make run` starts it, through the gateway (each on a platform of its own).
+PLATFORM_SUITES = ("e2e", "browser")
 
 
 def _say(message: str) -> None:
@@ -168,7 +171,7 @@ def _suite_path(root: Path, suite: str) -> Path:
         "shared": root / "shared" / "tests",
         "devstack": root / "tools" / "devstack" / "tests",
         "deploy": root / "deploy" / "tests",
-        "e2e": root / "tests" / "e2e",
+        **{suite: root / "tests" / suite for suite in PLATFORM_SUITES},
     }
     return special.get(suite, root / "services" / suite / "tests")
 
@@ -224,10 +227,11 @@ def test(args: argparse.Namespace) -> int:
                 "PARLA_ENVIRONMENT": environ.get("PARLA_ENVIRONMENT", "development"),
             }
             for suite in suites:
-                if suite == "e2e":
+                if suite in PLATFORM_SUITES:
                     results.append(
-                        _run_e2e(
+                        _run_on_platform(
                             root,
+                            suite,
                             scratch=scratch,
                             ports=ports,
                             dsns=dsns,
@@ -246,8 +250,27 @@ def test(args: argparse.Namespace) -> int:
     return _summarise(results)
 
 
-def _run_e2e(
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _browser_platform_env() -> dict[str, str]:
+    """The browser suite signs in with Google for real: identity is pointed at a local OpenID provider that the
+    suite itself runs on this port (discovery happens at the first login, when the suite's provider is up)."""
+    port = _free_port()
+    return {
+        "PARLA_TEST_OIDC_PORT": str(port),
+        "PARLA_OAUTH_GOOGLE_ISSUER": f"http://127.0.0.1:{port}",
+        "PARLA_OAUTH_GOOGLE_CLIENT_ID": "parla-browser-suite",
+        "PARLA_OAUTH_GOOGLE_CLIENT_SECRET": "parla-browser-suite-secret",
+    }
+
+
+def _run_on_platform(
     root: Path,
+    suite: str,
     *,
     scratch: Path,
     ports: Ports,
@@ -257,15 +280,16 @@ def _run_e2e(
     suite_env: Mapping[str, str],
     pytest_args: Sequence[str],
 ) -> SuiteResult:
-    """The platform as ``make run`` starts it, tested through the gateway."""
+    """The platform as ``make run`` starts it, tested through the gateway (e2e: its API; browser: the web app)."""
     # The e2e learners answer as fast as the machine allows (a whole course in seconds); no human can, so the
     # per-account answer and session limits are raised here (the service suites test the limits themselves).
     relaxed_limits = {
         "PARLA_RATE_LIMIT_ANSWERS_PER_ACCOUNT": "100000/60",
         "PARLA_RATE_LIMIT_SESSIONS_PER_ACCOUNT": "100000/60",
     }
+    suite_env = {**suite_env, **(_browser_platform_env() if suite == "browser" else {})}
     platform = Platform(
-        root, scratch / "platform", ports, {**suite_env, **relaxed_limits, "PARLA_LOG_LEVEL": "WARNING"}
+        root, scratch / f"platform-{suite}", ports, {**suite_env, **relaxed_limits, "PARLA_LOG_LEVEL": "WARNING"}
     )
     try:
         platform.seed(dsns, nats_url, nats_passwords)
@@ -277,12 +301,12 @@ def _run_e2e(
             "PARLA_TEST_DATA_DIR": str(platform.data_dir),
             "PARLA_TEST_IDENTITY_DSN": dsns["identity"],  # for the seeding CLI, as an operator would run it
         }
-        return _run_suite(root, "e2e", env, pytest_args, scratch)
+        return _run_suite(root, suite, env, pytest_args, scratch)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
-        _say(f"e2e platform failed to start: {exc}")
+        _say(f"{suite} platform failed to start: {exc}")
         for log in sorted((platform.data_dir / "logs").glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}", flush=True)
-        return SuiteResult("e2e", 1, failed=1)
+        return SuiteResult(suite, 1, failed=1)
     finally:
         platform.stop()
 

@@ -148,6 +148,7 @@ class Platform(ServiceLayout):
             **self.environ,
             "PARLA_GATEWAY_PORT": str(self.ports.gateway),
             "PARLA_MEDIA_DIR": str(self.data_dir / "media"),
+            "PARLA_WEB_DIR": str(self.root / "web"),
             **{f"PARLA_{name.upper()}_UPSTREAM": f"127.0.0.1:{port}" for name, port in self.ports.services.items()},
         }
         (self.data_dir / "media").mkdir(parents=True, exist_ok=True)
