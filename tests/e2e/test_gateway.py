@@ -262,3 +262,15 @@ def test_a_browser_back_from_the_provider_is_handed_to_the_app(gateway: httpx.Cl
     fetched = gateway.get(callback, headers={"Accept": "application/json"})
     assert fetched.status_code == 503
     assert fetched.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_refused_provider_login_sends_the_browser_back_to_the_app(gateway: httpx.Client) -> None:
+    """Google is not configured on this platform: a page navigation to authorize comes back to the app's log-in
+    page with the status; an API client still gets identity's problem."""
+    authorize = "/api/identity/auth/oauth/google/authorize"
+    navigation = gateway.get(authorize, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert navigation.status_code == 302
+    assert navigation.headers["location"] == "/#/login?provider_error=503"
+    fetched = gateway.get(authorize, headers={"Accept": "application/json"}, follow_redirects=False)
+    assert fetched.status_code == 503
+    assert fetched.headers["content-type"].startswith("application/problem+json")

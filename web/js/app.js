@@ -115,9 +115,19 @@ function form(onSubmit, ...children) {
 
 // ---------------------------------------------------------------------------------------------- sign in
 
-function loginPage() {
+const PROVIDER_ERRORS = {
+  503: "Signing in with Google is not set up on this server: log in with your email instead.",
+  429: "Too many sign-in attempts from here: wait a few minutes and try again.",
+};
+
+function loginPage(params) {
+  // The gateway sends a refused provider login back here with its status (?provider_error=503, ...).
+  const providerError = params.get("provider_error");
   showPage(
     "Log in",
+    providerError
+      ? h("div", { class: "problem", role: "alert" }, h("p", {}, PROVIDER_ERRORS[providerError] || `Signing in with Google failed (${providerError}): try again later.`))
+      : null,
     h("p", {}, "Learn Spanish a few minutes a day."),
     form(
       async (data) => {
@@ -549,7 +559,7 @@ const learnerRoutes = [
 ];
 
 const publicRoutes = [
-  [/^#\/login$/, () => loginPage()],
+  [/^#\/login$/, (_, params) => loginPage(params)],
   [/^#\/signup$/, () => signupPage()],
   [/^#\/verify-email$/, (_, params) => verifyPage(params)],
   [/^#\/forgot-password$/, () => forgotPasswordPage()],
