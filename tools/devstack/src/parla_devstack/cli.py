@@ -135,6 +135,7 @@ def _scheduled_backup(infrastructure: Infrastructure, environ: Mapping[str, str]
 
 def _print_urls(platform: Platform, infrastructure: Infrastructure) -> None:
     lines = [f"Parla is up: {platform.gateway_url}"]
+    lines += [f"  web app     {platform.gateway_url}/  (learners; admins get the console)"]
     lines += [
         f"  {service:<11} {platform.gateway_url}/api/{service}/  (OpenAPI: /api/{service}/schema/openapi.json)"
         for service in SERVICES
