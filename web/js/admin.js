@@ -152,7 +152,7 @@ async function lessonsPage(params) {
   const picker = h(
     "form",
     { class: "inline-form" },
-    h("div", { class: "field" }, h("label", { for: "course-pick" }, "Course"), h("select", { id: "course-pick", name: "course" }, courses.map((course) => h("option", { value: course.id, selected: course.id === courseId }, course.name)))),
+    h("div", { class: "field" }, h("label", { for: "course-pick" }, "Course"), h("select", { id: "course-pick", name: "course", onchange: (event) => (location.hash = `#/admin/lessons?course=${event.target.value}`) }, courses.map((course) => h("option", { value: course.id, selected: course.id === courseId }, course.name)))),
     h("div", { class: "field" }, h("label", { for: "lesson-pick" }, "Lesson for exercise accuracy"), h("select", { id: "lesson-pick", name: "lesson" }, lessons.map((lesson) => h("option", { value: lesson.id, selected: lesson.id === lessonId }, lesson.name)))),
     h("button", { type: "submit" }, "Show"),
   );

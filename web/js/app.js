@@ -17,15 +17,15 @@ function isAdmin() {
 function renderNav() {
   const nav = document.getElementById("nav");
   const current = location.hash || "#/";
-  const link = (href, text) => h("a", { href, "aria-current": current.startsWith(href) ? "page" : undefined }, text);
+  const link = (href, text) => h("a", { href }, text);
   if (!state.user) {
     nav.replaceChildren(link("#/login", "Log in"), link("#/signup", "Sign up"));
-    return;
+  } else {
+    const links = [link("#/courses", "Learn"), link("#/me", "Profile")];
+    if (isAdmin()) links.push(link("#/admin", "Admin"));
+    nav.replaceChildren(...links, h("button", { type: "button", class: "link-button", onclick: signOut }, "Log out"));
   }
-  const links = [link("#/courses", "Learn"), link("#/me", "Profile")];
-  if (isAdmin()) links.push(link("#/admin", "Admin"));
-  nav.replaceChildren(...links, h("button", { type: "button", class: "link-button", onclick: signOut }, "Log out"));
-  nav.querySelectorAll("a").forEach((anchor) => anchor.removeAttribute("aria-current"));
+  // The first link whose address starts the current one is the page we are on (#/admin for #/admin/audit).
   const active = [...nav.querySelectorAll("a")].find((anchor) => current.startsWith(anchor.getAttribute("href")));
   if (active) active.setAttribute("aria-current", "page");
 }
