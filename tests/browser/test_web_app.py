@@ -197,7 +197,7 @@ def test_a_new_learner_finishes_the_first_lesson_and_the_admin_sees_it(
     admin.page.get_by_role("button", name="Search").click()
     admin.page.get_by_role("row").filter(has_text=email).get_by_role("link", name="Lucía").click()
     activity = admin.page.get_by_test_id("activity")
-    _eventually(admin.page, lambda: "lesson_complete" in activity.inner_text())
+    _eventually(admin.page, lambda: activity.count() > 0 and "lesson_complete" in activity.inner_text())
     expect(activity).to_contain_text("exercise_answer")
     assert_accessible(admin.page, "a learner's activity")
     screenshots.take(admin.page, "admin-learner-activity")
@@ -317,9 +317,10 @@ def _eventually(page: Page, condition: Callable[[], bool], timeout: float = 20) 
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail("the admin console never showed the learner's activity")
-        time.sleep(0.5)
+            pytest.fail(f"the admin console never showed the learner's activity: {page.inner_text('main')[:800]}")
+        time.sleep(1)
         page.reload()
+        page.locator("main h1").wait_for()  # the page has rendered again (the app signs in anew after a reload)
 
 
 def _eventually_value(
