@@ -12,15 +12,17 @@ run measures use, not sign-ups (and no bcrypt). ``make loadtest`` seeds and runs
 Each learner refreshes its token once (and again only when the access token is about to expire, or when a refresh
 was shed), enrols in the
 Spanish course (200 when a previous run already did), then loops: reads the course tree (revalidating with
-``If-None-Match``) and its progress, starts the first available lesson (a practice session instead when out of
-hearts), answers every exercise after a 4-12 s pause — about one answer in five wrong, so hearts move — and
-completes; now and then it reads ``/me``, its achievements and its profile. A few admins (``fixed_count``) read
+``If-None-Match``) and its progress, starts the first available lesson (a practice session of the most due
+exercises instead when out of hearts, and one loop in five once a lesson is completed), answers every exercise
+after a 4-12 s pause — about one answer in five wrong, so hearts move — and completes; now and then it reads
+``/me``, its achievements, its review forecast and its profile. A few admins (``fixed_count``) read
 the analytics reports. A 503 (load shedding) or 429 (rate limit) is counted as a failure and retried after its
 ``Retry-After``.
 
 Settings (environment): ``PARLA_LOADTEST_ACCOUNTS`` (the seeded file, default ``.parla/loadtest/accounts.json``),
 ``PARLA_JOURNEY_ADMINS`` (3), ``PARLA_JOURNEY_PAUSE`` (``4,12`` seconds before each answer),
-``PARLA_JOURNEY_WRONG`` (0.2, the share of wrong answers).
+``PARLA_JOURNEY_WRONG`` (0.2, the share of wrong answers), ``PARLA_JOURNEY_REVIEW`` (0.2, the share of loops
+that practise what is due instead of a lesson).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ ACCOUNTS_FILE = Path(os.environ.get("PARLA_LOADTEST_ACCOUNTS", ".parla/loadtest/
 ADMINS = int(os.environ.get("PARLA_JOURNEY_ADMINS", "3"))
 PAUSE = tuple(float(part) for part in os.environ.get("PARLA_JOURNEY_PAUSE", "4,12").split(","))
 WRONG_SHARE = float(os.environ.get("PARLA_JOURNEY_WRONG", "0.2"))
+REVIEW_SHARE = float(os.environ.get("PARLA_JOURNEY_REVIEW", "0.2"))
 SHED_RETRIES = 5
 TOKEN_MARGIN_SECONDS = 60
 
@@ -152,18 +155,15 @@ class Learner(Client):
         lessons = progress["lessons"]
         playable = [lesson for lesson in lessons if lesson["status"] in ("in_progress", "available")]
         lesson_id = str((playable or lessons)[0]["lesson_id"])  # all done: replay the first
-        self.read_lesson(lesson_id)
-        status, session = self.call(
-            "POST", f"{PRO}/lessons/{lesson_id}/sessions", f"POST {PRO}/lessons/{{id}}/sessions", (201, 403)
-        )
-        if status == 403:  # out of hearts: practise instead, which brings hearts back
+        if random.random() < REVIEW_SHARE and any(lesson["status"] == "completed" for lesson in lessons):
+            session = self.practise()  # review what is most due
+        else:
+            self.read_lesson(lesson_id)
             status, session = self.call(
-                "POST",
-                f"{PRO}/practice-sessions",
-                f"POST {PRO}/practice-sessions",
-                (201,),
-                json={"course_id": Course.key.id},
+                "POST", f"{PRO}/lessons/{lesson_id}/sessions", f"POST {PRO}/lessons/{{id}}/sessions", (201, 403)
             )
+            if status == 403:  # out of hearts: practise instead, which brings hearts back
+                session = self.practise()
         if session is None:
             return
         if self.answer_all(session):
@@ -175,7 +175,19 @@ class Learner(Client):
         if random.random() < 0.15:
             self.call("GET", f"{PRO}/me/achievements", f"GET {PRO}/me/achievements")
         if random.random() < 0.15:
+            self.call("GET", f"{PRO}/me/review-forecast", f"GET {PRO}/me/review-forecast")
+        if random.random() < 0.15:
             self.call("GET", f"{ID}/users/me", f"GET {ID}/users/me")
+
+    def practise(self) -> dict[str, Any] | None:
+        _, session = self.call(
+            "POST",
+            f"{PRO}/practice-sessions",
+            f"POST {PRO}/practice-sessions",
+            (201,),
+            json={"course_id": Course.key.id},
+        )
+        return session
 
     def read_lesson(self, lesson_id: str) -> None:
         etag = self.lesson_etags.get(lesson_id)

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.base import DefaultBase
-from sqlalchemy import TIMESTAMP, Boolean, Date, ForeignKey, Integer, String, Text, text
+from sqlalchemy import TIMESTAMP, Boolean, Date, Double, ForeignKey, Integer, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -202,6 +202,23 @@ class UserAchievement(_ProgressBase):
     created_at: Mapped[datetime] = mapped_column(_TS, server_default=text("now()"))
 
 
+class ExerciseMemory(_ProgressBase):
+    """An exercise's FSRS memory state for one learner (``domain/memory.py``), updated by every answer."""
+
+    __tablename__ = "exercise_memory"
+
+    user_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    exercise_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    lesson_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True))
+    state: Mapped[int] = mapped_column(SmallInteger)
+    step: Mapped[int | None] = mapped_column(SmallInteger)
+    stability: Mapped[float | None] = mapped_column(Double)
+    difficulty: Mapped[float | None] = mapped_column(Double)
+    due: Mapped[datetime] = mapped_column(_TS)
+    last_review: Mapped[datetime | None] = mapped_column(_TS)
+    reviews: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 class ErasedUser(_ProgressBase):
     """A user identity has deleted: their progress is gone and must not come back (FR-5)."""
 
@@ -215,6 +232,7 @@ class ErasedUser(_ProgressBase):
 USER_TABLES: tuple[type[_ProgressBase], ...] = (
     LessonSessionAnswer,
     UserExerciseInteraction,
+    ExerciseMemory,
     LessonSession,
     UserAchievement,
     UserHeartsLog,

@@ -25,7 +25,6 @@ def provide_progress(
         clock=state.clock,
         settings=state.settings,
         curriculum=state.curriculum,
-        limits=state.limits,
         principal=principal,
     )
 

@@ -20,6 +20,7 @@ from parla_progress.api.schemas import (
     EnrollmentRead,
     MeRead,
     PracticeCreate,
+    ReviewForecastRead,
     SessionRead,
 )
 from parla_progress.use_cases import views
@@ -27,6 +28,7 @@ from parla_progress.use_cases.answers import answer_exercise
 from parla_progress.use_cases.completion import complete_session
 from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.progress import ProgressService
+from parla_progress.use_cases.reviews import review_forecast, start_practice
 from parla_progress.use_cases.sessions import start_lesson
 from parla_shared.auth import requires_user
 from parla_shared.problems import Problem, problem_responses
@@ -97,15 +99,23 @@ class ProgressController(Controller):
 
     @post(
         "/practice-sessions",
-        summary="Practise the learner's weakest exercises of a course; allowed without hearts; the day's first "
-        "few give a heart back",
+        summary="Practise the course's most due exercises (spaced repetition: lowest recall probability first, from "
+        "completed lessons); allowed without hearts; the day's first few give a heart back",
         status_code=201,
         responses=problem_responses(400, 401, 404, 409, 429, 503),
     )
     async def start_practice(
-        self, data: JSONBody[PracticeCreate], progress: NamedDependency[ProgressService]
+        self, data: JSONBody[PracticeCreate], learner: NamedDependency[LearnerRequest]
     ) -> SessionRead:
-        return await progress.start_practice(data.course_id)
+        return await start_practice(learner, data.course_id)
+
+    @get(
+        "/me/review-forecast",
+        summary="How many answered exercises fall due for review on each of the next 14 local days",
+        responses=problem_responses(401),
+    )
+    async def review_forecast(self, learner: NamedDependency[LearnerRequest]) -> ReviewForecastRead:
+        return await review_forecast(learner)
 
     @post(
         "/sessions/{session_id:uuid}/answers",

@@ -124,3 +124,15 @@ class DailyXpRead(msgspec.Struct):
     date: date
     xp_earned: int
     goal_met: bool
+
+
+class ReviewDayRead(msgspec.Struct):
+    date: date
+    due: int
+
+
+class ReviewForecastRead(msgspec.Struct):
+    """How many answered exercises fall due on each of the next 14 local days (overdue ones on today)."""
+
+    timezone: str
+    days: list[ReviewDayRead]

@@ -1,5 +1,8 @@
 """Answering an exercise: the busiest request of the platform, in four statements on the session's connection.
 
+Besides the hearts and the interaction, every answer moves the exercise's spaced-repetition memory state
+(``domain/memory.py``): read with the re-check under the lock, written by the same one statement.
+
 Written in SQL on the asyncpg connection under the request's transaction (``driver_connection``): SQLAlchemy's
 statement handling cost more CPU than the rest of the request (docs/performance.md, "CPU per answer"). The
 order is the one every state-changing use case follows: read and check, grade (outside the lock), lock the
@@ -19,6 +22,7 @@ from parla_progress import events
 from parla_progress.api.schemas import AnswerCreate, AnswerRead
 from parla_progress.clients.curriculum import CurriculumClient
 from parla_progress.domain.hearts import HeartsChange, HeartsState, hearts_at, lose_heart
+from parla_progress.domain.memory import MemoryState, rating_for, review
 from parla_progress.limits import Limits, refuse_over_limit
 from parla_progress.use_cases.context import LearnerRequest
 from parla_progress.use_cases.learners import lock_learner_row
@@ -43,16 +47,20 @@ SELECT s.status, s.practice, s.course_id,
 """
 
 # Under the learner's lock, a statement of its own (a new snapshot): the session may have been completed, this
-# key answered, or this exercise attempted by another request while we graded.
+# key answered, or this exercise attempted by another request while we graded; and the exercise's memory state
+# (all NULL before its first answer) as the lock leaves it.
 RECHECK = """
 SELECT (SELECT status FROM lesson_sessions WHERE id = $1) AS status,
        (SELECT response FROM lesson_session_answers WHERE session_id = $1 AND idempotency_key = $2) AS stored_response,
-       (SELECT count(*) FROM user_exercise_interactions WHERE session_id = $1 AND exercise_id = $3) AS attempts
+       (SELECT count(*) FROM user_exercise_interactions WHERE session_id = $1 AND exercise_id = $3) AS attempts,
+       m.state, m.step, m.stability, m.difficulty, m.due, m.last_review
+  FROM (VALUES (1)) AS one LEFT JOIN exercise_memory m ON m.user_id = $4 AND m.exercise_id = $3
 """
 
 # The interaction, the stored response (for retries), the lesson's time and hearts, the learner's hearts with
 # their log, and the events: one statement, one round trip (data-modifying CTEs). The parts a given answer does
-# not need are switched off by their WHERE ($16: a lesson, not a practice; $17: the hearts changed).
+# not need are switched off by their WHERE ($16: a lesson, not a practice; $17: the hearts changed). The exercise's
+# memory state is written whole, as the domain computed it from the state read under the lock.
 # Only the outbox's SQL is formatted in, no value.
 WRITE = f"""
 WITH interaction AS (
@@ -75,6 +83,14 @@ WITH interaction AS (
       FROM jsonb_to_recordset($20::jsonb)
         AS h(action text, hearts_before int, hearts_after int, reason text, at timestamptz)
      WHERE $17
+), memory AS (
+    INSERT INTO exercise_memory
+        (user_id, exercise_id, lesson_id, state, step, stability, difficulty, due, last_review, reviews)
+    VALUES ($2, $3, $4, $22, $23, $24, $25, $26, $27, 1)
+    ON CONFLICT (user_id, exercise_id) DO UPDATE SET
+        lesson_id = EXCLUDED.lesson_id, state = EXCLUDED.state, step = EXCLUDED.step,
+        stability = EXCLUDED.stability, difficulty = EXCLUDED.difficulty, due = EXCLUDED.due,
+        last_review = EXCLUDED.last_review, reviews = exercise_memory.reviews + 1
 )
 {Outbox.insert_sql(21)}
 """  # noqa: S608
@@ -135,9 +151,8 @@ async def _answer_exercise(
     grade = await curriculum.grade(data.exercise_id, data.answer, user_id)
 
     learner = await lock_learner_row(driver, user_id)
-    status, stored_response, previous_attempts = await driver.fetchrow(
-        RECHECK, session_id, idempotency_key, data.exercise_id
-    )
+    recheck = await driver.fetchrow(RECHECK, session_id, idempotency_key, data.exercise_id, user_id)
+    status, stored_response, previous_attempts = recheck["status"], recheck["stored_response"], recheck["attempts"]
     if stored_response is not None:
         return _replayed(stored_response, data.exercise_id)
     _ensure_active(status)
@@ -152,6 +167,20 @@ async def _answer_exercise(
     hearts_now = hearts_at(new_state, now, interval=heart_interval).hearts
     hearts_lost = hearts_before - hearts_now
 
+    memory = review(
+        None
+        if recheck["state"] is None
+        else MemoryState(
+            state=recheck["state"],
+            step=recheck["step"],
+            stability=recheck["stability"],
+            difficulty=recheck["difficulty"],
+            due=recheck["due"],
+            last_review=recheck["last_review"],
+        ),
+        rating_for(correct=grade.correct, time_spent_seconds=data.time_spent_seconds, hints_used=data.hints_used),
+        now,
+    )
     attempt_number = previous_attempts + 1
     result = AnswerRead(
         exercise_id=data.exercise_id,
@@ -221,6 +250,12 @@ async def _answer_exercise(
         new_state.hearts_refill_anchor,
         msgspec.json.encode(changes).decode(),
         Outbox.as_json(published),
+        memory.state,
+        memory.step,
+        memory.stability,
+        memory.difficulty,
+        memory.due,
+        memory.last_review,
     )
     return result
 
