@@ -179,7 +179,8 @@ class Learner(Client):
         if random.random() < 0.15:
             self.call("GET", f"{ID}/users/me", f"GET {ID}/users/me")
 
-    def practise(self) -> dict[str, Any] | None:
+    def practise(self) -> Any:
+        """A practice session of the most due exercises (its JSON), or None when it could not start."""
         _, session = self.call(
             "POST",
             f"{PRO}/practice-sessions",
