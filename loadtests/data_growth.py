@@ -2,9 +2,10 @@
 
 Builds a data set in a database of its own on a PostgreSQL server (a private embedded one: no service uses it),
 then times the statements the services issue on their hot paths, imported from the services themselves: the
-lesson start, answer, completion, ``/me`` and course-map SQL of progress (``parla_progress.use_cases``),
+lesson start, answer, completion, practice, review forecast, ``/me`` and course-map SQL of progress
+(``parla_progress.use_cases``),
 analytics' set-based consumer writes (``parla_analytics.activity``) and reports (``parla_analytics.queries``),
-plus the ORM-issued reads of practice (progress) and ``/users/me``, refresh and token housekeeping (identity),
+plus the ORM-issued reads of ``/users/me``, refresh and token housekeeping (identity),
 written out as the ORM sends them. Prints p50/p95 per statement and, with ``--explain``, each plan
 (``EXPLAIN (ANALYZE, BUFFERS)``):
 
@@ -56,7 +57,7 @@ from uuid_utils.compat import uuid7
 from parla_analytics import activity
 from parla_analytics import queries as analytics
 from parla_progress import events
-from parla_progress.use_cases import answers, completion, learners, sessions, views
+from parla_progress.use_cases import answers, completion, learners, reviews, sessions, views
 from parla_shared.events.envelope import EventEnvelope, new_event
 from parla_shared.events.outbox import Outbox
 from parla_shared.provisioning.environment import role_passwords
@@ -117,7 +118,8 @@ CROSS JOIN LATERAL (SELECT now() - make_interval(days => $2::int - 1 - d.day)
 """
 
 # One day of every learner's history: the sessions, each exercise answered (the interaction, its stored answer
-# for idempotent retries, a heart lost when wrong) and the day's XP.
+# for idempotent retries, a heart lost when wrong, its spaced-repetition state) and the day's XP. The memory states
+# only need a realistic spread of due dates and stabilities (each review here multiplies the stability by 1.5).
 HISTORY_DAY = """
 WITH day AS MATERIALIZED (SELECT * FROM growth_plan WHERE day = $1)
 , started AS (
@@ -146,6 +148,16 @@ WITH day AS MATERIALIZED (SELECT * FROM growth_plan WHERE day = $1)
 ), hearts AS (
     INSERT INTO progress.user_hearts_log (user_id, action, hearts_before, hearts_after, reason, created_at)
     SELECT user_id, 'lost', 5, 4, 'incorrect_answer', at FROM answered WHERE NOT correct
+), memory AS (
+    INSERT INTO progress.exercise_memory (user_id, exercise_id, lesson_id, state, step, stability, difficulty, due,
+                                          last_review, reviews)
+    SELECT DISTINCT ON (user_id, exercise_id) user_id, exercise_id, lesson_id, 2, NULL, 2.0, 5.0,
+           at + interval '2 days', at, 1
+    FROM answered ORDER BY user_id, exercise_id, at DESC
+    ON CONFLICT (user_id, exercise_id) DO UPDATE SET
+        stability = progress.exercise_memory.stability * 1.5, last_review = EXCLUDED.last_review,
+        due = EXCLUDED.last_review + make_interval(secs => progress.exercise_memory.stability * 1.5 * 86400),
+        reviews = progress.exercise_memory.reviews + 1
 )
 INSERT INTO progress.user_daily_xp (user_id, date, xp_earned, goal_met, activities_completed, time_spent_seconds,
                                     created_at, updated_at)
@@ -194,6 +206,7 @@ ON CONFLICT (token_hash) DO NOTHING
 HISTORY_TABLES = (
     "progress.lesson_sessions",
     "progress.user_exercise_interactions",
+    "progress.exercise_memory",
     "progress.lesson_session_answers",
     "progress.user_hearts_log",
     "progress.user_daily_xp",
@@ -344,12 +357,6 @@ FROM progress.lesson_sessions s WHERE s.user_id = ANY($1::uuid[]) ORDER BY s.use
 ACTING = "SELECT set_config('app.user_id', $1::text, true), set_config('app.system_path', '', true)"
 
 # Reads the services still make through the ORM, written out as it sends them.
-WEAKEST_EXERCISES = (
-    "SELECT exercise_id, max(lesson_id::text) FROM user_exercise_interactions "
-    "WHERE user_id = $1 AND lesson_id = ANY($2::uuid[]) GROUP BY exercise_id "
-    "ORDER BY count(*) FILTER (WHERE is_correct)::float / count(*), "
-    "count(*) - count(*) FILTER (WHERE is_correct) DESC, max(interaction_at) DESC LIMIT 10"
-)
 USERS_ME = (
     "SELECT u.*, r.role FROM identity.users u LEFT JOIN identity.user_roles r ON r.user_id = u.id WHERE u.id = $1"
 )
@@ -398,7 +405,8 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
         response = json.dumps({"exercise_id": str(x.exercise_id), "correct": False, "hearts": 4})
         return [uuid7(), x.user_id, x.exercise_id, x.lesson_id, x.session_id, "x", False, 2, 8, 0, 1, now, uuid7(),
                 "growth-key", response, True, True, 4, now, hearts_lost,
-                _event(events.EXERCISE_ANSWERED, answered, x.user_id)]  # fmt: skip
+                _event(events.EXERCISE_ANSWERED, answered, x.user_id), 3, 0, 1.5, 6.0, now + timedelta(minutes=10),
+                now]  # fmt: skip
 
     def complete_write(x: Learner) -> list[Any]:
         completed = events.LessonCompleted(
@@ -419,7 +427,7 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
               lambda x: [x.session_id, x.user_id, "growth-key", str(x.exercise_id), now - timedelta(seconds=60), 59],
               "progress"),
         Timed("answer: re-check under the lock", answers.RECHECK,
-              lambda x: [x.session_id, "growth-key", x.exercise_id], "progress"),
+              lambda x: [x.session_id, "growth-key", x.exercise_id, x.user_id], "progress"),
         Timed("answer: writes (rolled back)", answers.WRITE, answer_write, "progress"),
         Timed("complete: read session", completion.READ_SESSION, lambda x: [x.session_id, x.user_id], "progress"),
         Timed("complete: state under the lock", completion.READ_STATE,
@@ -429,7 +437,10 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
         Timed("/me: today's XP", views.TODAY, lambda x: [x.user_id, today], "progress"),
         Timed("course map: enrolment and lessons", views.COURSE_PROGRESS,
               lambda x: [x.user_id, x.course_id, lesson_ids], "progress"),
-        Timed("practice: weakest exercises (ORM)", WEAKEST_EXERCISES, lambda x: [x.user_id, lesson_ids], "progress"),
+        Timed("practice: most due exercises", reviews.MOST_DUE,
+              lambda x: [x.user_id, x.course_id, now, 10], "progress"),
+        Timed("review forecast", reviews.DUE_PER_DAY,
+              lambda x: [x.user_id, "UTC", today, midnight + timedelta(days=14)], "progress"),
         Timed("identity /users/me (ORM)", USERS_ME, lambda x: [x.user_id], "identity"),
         Timed("identity refresh: token row (ORM)", REFRESH_TOKEN_ROW, lambda x: [x.token_hash], "identity"),
         Timed("identity housekeeping: expired tokens (rolled back)", EXPIRED_TOKENS, lambda x: [], "identity"),
