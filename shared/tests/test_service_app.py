@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from litestar import Controller, Litestar, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
@@ -49,6 +49,28 @@ class ProbeController(Controller):
     async def store_note(self, data: JSONBody[NoteCreate], db_session: NamedDependency[AsyncSession]) -> NoteCreate:
         stored = await db_session.scalar(text("SELECT CAST(:note AS text)"), {"note": data.text})
         return NoteCreate(text=str(stored), stars=data.stars)
+
+    @post("/inbox/{event_id:uuid}/connection-lost-at-commit", status_code=200)
+    async def lose_the_connection_before_commit(
+        self, event_id: FromPath[uuid.UUID], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, bool]:
+        """Writes a row, then its connection is cut before the commit, as a PostgreSQL restart cuts it."""
+        await db_session.execute(
+            text("INSERT INTO analytics.inbox (event_id, consumer, subject) VALUES (:id, 'probe', 'probe')"),
+            {"id": event_id},
+        )
+        backend = await db_session.scalar(text("SELECT pg_backend_pid()"))
+        engine = db_session.bind
+        assert isinstance(engine, AsyncEngine)
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            for _ in range(100):
+                if not await other.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}
+                ):
+                    break
+                await asyncio.sleep(0.05)
+        return {"saved": True}
 
     @get("/whoami")
     async def whoami(
@@ -125,6 +147,26 @@ async def test_text_the_database_cannot_store_is_a_bad_request(probe_client: Asy
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "NUL" in response.json()["detail"]
+
+
+async def test_a_success_whose_commit_fails_is_a_503_not_a_200(
+    probe_client: AsyncTestClient[Litestar], test_env: TestEnvironment
+) -> None:
+    """The handler succeeded but its transaction could not be committed (the connection was lost): the client must
+    not be told 200 for a change that is not there (advanced-alchemy's autocommit only logged the failure)."""
+    event_id = uuid.uuid4()
+    response = await probe_client.post(f"/probe/inbox/{event_id}/connection-lost-at-commit")
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "1"
+    connection = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM analytics.inbox WHERE event_id = $1", event_id) == 0
+    finally:
+        await connection.close()
+    # The next request gets a working connection again.
+    stored = await probe_client.post("/probe/notes/stored", json={"text": "again", "stars": 1})
+    assert stored.status_code == 200
 
 
 async def test_routes_needing_a_user_answer_401_to_anonymous_callers(probe_client: AsyncTestClient[Litestar]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 import structlog
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -17,6 +18,9 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from sqlalchemy.orm import Session, SessionTransaction
 
 from parla_shared.context import acting_user_id, system_path
+from parla_shared.problems import PROBLEM_JSON
 from parla_shared.settings import ServiceSettings
+
+_log = structlog.get_logger("parla.db")
 
 
 class SystemPath(StrEnum):
@@ -183,6 +190,64 @@ def sqlalchemy_config(settings: ServiceSettings) -> SQLAlchemyAsyncConfig:
         before_send_handler="autocommit",
         create_all=False,
     )
+
+
+NOT_SAVED_DETAIL = "The change could not be saved (the database did not confirm it); send the request again."
+
+
+class CommitBeforeRespondingMiddleware(ASGIMiddleware):
+    """A success leaves the process only after its transaction has committed; a failed commit is a 503.
+
+    advanced-alchemy's ``autocommit`` handler commits while the status line is on its way out and, when the commit
+    fails (PostgreSQL restarting, the connection lost), only logs it at debug level: the client is told 200 for a
+    change that is not there (found by the fault suite, tests/faults). This commits first, holding the status line
+    back; when the commit fails the response becomes a ``503`` problem with ``Retry-After`` and the handler's body is
+    dropped. A commit whose confirmation was lost may still have happened: a retry with the same
+    ``Idempotency-Key`` then returns the stored answer. The ``autocommit`` handler still closes the session.
+    """
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    def __init__(self, config: SQLAlchemyAsyncConfig) -> None:
+        # advanced-alchemy makes the key unique per configuration in a process (tests build many apps).
+        self.session_scope_key = config.session_scope_key
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        refused = False
+
+        async def send_after_commit(message: Message) -> None:
+            nonlocal refused
+            if refused:
+                return  # the handler's own body: the client has the 503 instead
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                session: AsyncSession | None = get_aa_scope_state(scope, self.session_scope_key)
+                if session is not None and session.in_transaction():
+                    try:
+                        await session.commit()
+                    except Exception as exc:  # noqa: BLE001 - any failed commit: the change is not saved
+                        refused = True
+                        _log.warning("commit failed: answered 503", error=str(exc) or type(exc).__name__)
+                        await _send_not_saved(send)
+                        return
+            await send(message)
+
+        await next_app(scope, receive, send_after_commit)
+
+
+async def _send_not_saved(send: Send) -> None:
+    body = msgspec.json.encode({"status": 503, "title": "Service Unavailable", "detail": NOT_SAVED_DETAIL})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", b"1"),
+        ],
+    }
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(end)
 
 
 def sqlalchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:

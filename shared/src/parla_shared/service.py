@@ -30,7 +30,7 @@ from parla_shared.auth import (
     provide_principal,
     service_audience,
 )
-from parla_shared.db import sqlalchemy_config, sqlalchemy_plugin, warm_pool
+from parla_shared.db import CommitBeforeRespondingMiddleware, sqlalchemy_config, sqlalchemy_plugin, warm_pool
 from parla_shared.events.bus import EventBus
 from parla_shared.events.consumer import EventConsumer, Subscription, expire_dead_letters
 from parla_shared.events.outbox import Outbox, OutboxRelay
@@ -192,6 +192,8 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             prometheus.middleware,
             InFlightLimitMiddleware(settings.in_flight_limit),
             AuthenticationMiddleware(verifier, deleted_accounts),
+            # Innermost: a success is committed before its status line passes the others (counted, request id).
+            CommitBeforeRespondingMiddleware(db_config),
         ],
         exception_handlers={**fallback_exception_handlers(), PoolTimeoutError: pool_timeout_response},
         lifespan=[run_background_work],
