@@ -24,7 +24,7 @@ from parla_shared.db import SystemPath, route_system_path
 from parla_shared.migrations import fail_closed_row_security_sql
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
-from parla_testing import JwksServer, SigningKey, TestEnvironment, TokenFactory, bearer
+from parla_testing import JwksServer, SigningKey, TestEnvironment, TokenFactory, bearer, free_port
 
 
 class AnalyticsProbeSettings(ServiceSettings, kw_only=True, frozen=True):
@@ -70,6 +70,19 @@ class ProbeController(Controller):
                 ):
                     break
                 await asyncio.sleep(0.05)
+        return {"saved": True}
+
+    @post("/driver/terminated", status_code=200)
+    async def terminated_on_the_driver(self, db_session: NamedDependency[AsyncSession]) -> dict[str, bool]:
+        """SQL sent on the asyncpg connection itself (as the hot paths do) whose server process is shut down."""
+        connection = await db_session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            await driver.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except BaseException:
+            await connection.invalidate()  # as acting_transaction does: the pool must not hand it out again
+            raise
         return {"saved": True}
 
     @get("/whoami")
@@ -167,6 +180,36 @@ async def test_a_success_whose_commit_fails_is_a_503_not_a_200(
     # The next request gets a working connection again.
     stored = await probe_client.post("/probe/notes/stored", json={"text": "again", "stars": 1})
     assert stored.status_code == 200
+
+
+async def test_a_database_that_cannot_be_reached_is_a_503_not_a_500(
+    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path: Path
+) -> None:
+    """PostgreSQL restarting refuses connections for a moment: a request is told to come back (503, Retry-After),
+    not that the server failed (500)."""
+    settings = test_env.settings(
+        AnalyticsProbeSettings,
+        tmp_path,
+        jwks_url=jwks_server.url,
+        identity_url=jwks_server.base_url,
+        database_url=f"postgresql://analytics:unused@127.0.0.1:{free_port()}/nowhere",
+    )
+    app = build_service_app(ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController]))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post("/probe/notes/stored", json={"text": "hi", "stars": 1})
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "1"
+
+
+async def test_a_server_shutdown_seen_on_the_driver_is_a_503_not_a_500(
+    probe_client: AsyncTestClient[Litestar],
+) -> None:
+    """asyncpg's own errors (no SQLAlchemy wrapper) for a database going away are the same 503."""
+    response = await probe_client.post("/probe/driver/terminated")
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "1"
 
 
 async def test_routes_needing_a_user_answer_401_to_anonymous_callers(probe_client: AsyncTestClient[Litestar]) -> None:

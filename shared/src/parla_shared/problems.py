@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -22,6 +23,12 @@ PROBLEM_JSON = "application/problem+json"
 # SQLSTATEs for text PostgreSQL cannot store (a NUL character, a code point outside the encoding): bad input
 # from the client, whichever field carried it, not a server fault.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# The database is away for a moment (shutting down, restarting, not yet accepting connections, out of connection
+# slots; class 08 is any lost or refused connection): the same request may succeed a moment later.
+_DATABASE_AWAY = frozenset({"57P01", "57P02", "57P03", "53300"})
+# What asyncpg raises on a connection that was lost under it (closed, reset, left mid-operation by the loss).
+_CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, ConnectionError)
+DATABASE_UNAVAILABLE_DETAIL = "The database is not reachable at the moment; retry after the time given in Retry-After."
 _log = structlog.get_logger("parla.problems")
 
 
@@ -109,8 +116,45 @@ def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict
     )
 
 
-def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
-    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-request (a restart, a failover), as opposed to a fault of
+    this request: SQLAlchemy saw the connection invalidated, PostgreSQL said it is shutting down or starting, or the
+    connection was refused, reset or lost."""
+    if isinstance(exc, DBAPIError):
+        return (
+            exc.connection_invalidated
+            or _away(_sqlstate(exc))
+            or isinstance(exc.orig.__cause__ if exc.orig is not None else None, _CONNECTION_LOST)
+        )
+    if isinstance(exc, asyncpg.PostgresError):  # SQL sent on the driver itself (the hot paths)
+        return _away(_sqlstate(exc))
+    return isinstance(exc, _CONNECTION_LOST)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of a database error, through SQLAlchemy's wrapper or straight from asyncpg."""
+    source = exc.orig if isinstance(exc, DBAPIError) else exc
+    return str(getattr(source, "sqlstate", None) or "")
+
+
+def _away(sqlstate: str) -> bool:
+    return sqlstate in _DATABASE_AWAY or sqlstate.startswith("08")
+
+
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    _log.warning("database unavailable", path=request.url.path, error=str(exc).split("\n", 1)[0])
+    return Response(
+        {"status": 503, "title": "Service Unavailable", "detail": DATABASE_UNAVAILABLE_DETAIL},
+        status_code=503,
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if database_unavailable(exc):
+        return _database_unavailable(request, exc)
+    if _sqlstate(exc) not in _UNSTORABLE_TEXT:
         return _unhandled(request, exc)
     return Response(
         {
@@ -130,6 +174,13 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 
 
 def fallback_exception_handlers() -> ExceptionHandlersMap:
-    """Text the database cannot store is a 400 problem; anything else not an HTTP error is a 500 problem, logged
-    with its traceback, never a stack trace to the client."""
-    return {DBAPIError: _database_error, Exception: _unhandled}
+    """Text the database cannot store is a 400 problem; a database that is away (restarting, connection lost) a 503
+    problem with ``Retry-After``; anything else not an HTTP error is a 500 problem, logged with its traceback, never a
+    stack trace to the client."""
+    return {
+        DBAPIError: _database_error,
+        asyncpg.PostgresError: _database_error,
+        ConnectionError: _database_unavailable,
+        asyncpg.InterfaceError: _database_unavailable,
+        Exception: _unhandled,
+    }
