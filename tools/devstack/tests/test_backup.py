@@ -44,7 +44,7 @@ from parla_devstack.processes import (
 )
 from parla_shared.provisioning.database import SERVICES, role_dsn, with_database
 from parla_shared.provisioning.environment import prepare_database
-from parla_testing import free_port
+from parla_testing import free_port, given_server_bin_dir, given_server_major_version
 
 ROOT = Path(__file__).resolve().parents[3]
 DATABASE = "parla"
@@ -84,35 +84,21 @@ def _builds() -> list[str]:
     return ["embedded", "given-server-version"] if os.environ.get("PARLA_DATABASE_URL") else ["embedded"]
 
 
-def _major_version(dsn: str) -> int:
-    return int(str(asyncio.run(_fetchval(dsn, "SHOW server_version_num")))) // 10000
-
-
-def _bin_dir_of_given_server_version() -> tuple[Path, int]:
-    """The programs of the ``PARLA_DATABASE_URL`` server's major version on this machine (that server is only asked)."""
-    major = _major_version(os.environ["PARLA_DATABASE_URL"])
-    bin_dir = find_postgres_bin_dir(major)
-    if bin_dir is None:
-        pytest.fail(
-            f"PARLA_DATABASE_URL's server is PostgreSQL {major}, but PostgreSQL {major}'s server programs "
-            f"(initdb, pg_ctl, postgres, pg_basebackup, pg_archivecleanup) are not on this machine "
-            f"(not in /usr/lib/postgresql/{major}/bin, no pg_config of that version): install the Debian "
-            f"package postgresql-{major} (apt-get install postgresql-{major}) to test point-in-time recovery "
-            f"on that version",
-            pytrace=False,
-        )
-    return bin_dir, major
-
-
 @pytest.fixture(params=_builds())
 def server(request: pytest.FixtureRequest) -> Iterator[EmbeddedServer]:
-    bin_dir, major = (None, None) if request.param == "embedded" else _bin_dir_of_given_server_version()
+    bin_dir, major = (
+        (None, None)
+        if request.param == "embedded"
+        else given_server_bin_dir(os.environ["PARLA_DATABASE_URL"], "test point-in-time recovery")
+    )
     # Not under pytest's tmp_path: pytest resets its base directory to mode 0700 whenever a session starts
     # (any session on the machine), which would lock the PostgreSQL user out of the data directory.
     with tempfile.TemporaryDirectory(prefix="parla-pitr-") as scratch:
         for running in _server(Path(scratch) / "data", bin_dir):
             if major is not None:
-                assert _major_version(running.postgres.admin_dsn) == major, "the private cluster runs that version"
+                assert given_server_major_version(running.postgres.admin_dsn) == major, (
+                    "the private cluster runs that version"
+                )
             yield running
 
 

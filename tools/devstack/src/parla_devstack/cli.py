@@ -48,9 +48,10 @@ from parla_shared.provisioning.environment import (
     role_passwords,
 )
 
-SUITES = ("shared", "devstack", "deploy", *SERVICES, "e2e", "browser")
+SUITES = ("shared", "devstack", "deploy", *SERVICES, "e2e", "browser", "faults")
 # Suites that test the platform as `make run` starts it, through the gateway (each on a platform of its own).
 PLATFORM_SUITES = ("e2e", "browser")
+# ``faults`` starts a platform of its own itself (it kills PostgreSQL, NATS and services): tests/faults/conftest.py.
 
 
 def _say(message: str) -> None:
@@ -173,6 +174,7 @@ def _suite_path(root: Path, suite: str) -> Path:
         "devstack": root / "tools" / "devstack" / "tests",
         "deploy": root / "deploy" / "tests",
         **{suite: root / "tests" / suite for suite in PLATFORM_SUITES},
+        "faults": root / "tests" / "faults",
     }
     return special.get(suite, root / "services" / suite / "tests")
 

@@ -103,6 +103,11 @@ class ChildProcess:
     def exit_reason(self) -> str:
         return describe_exit(self.process.poll())
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it (the fault suite); ``respawn`` starts it again."""
+        self.process.kill()
+        self.process.wait()
+
     def respawn(self) -> None:
         if self.alive():
             raise RuntimeError(f"{self.name} is still running")
@@ -398,6 +403,11 @@ class EmbeddedNats:
 
     def alive(self) -> bool:
         return self._child is not None and self._child.alive()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it (the fault suite); ``restart`` starts it again on the same store."""
+        if self._child is not None:
+            self._child.kill()
 
     def exit_reason(self) -> str:
         return self._child.exit_reason() if self._child is not None else "is not running"

@@ -22,7 +22,7 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parla_devstack.processes import EmbeddedNats
+from parla_devstack.processes import EmbeddedNats, find_postgres_bin_dir
 from parla_shared.auth import SERVICE_TOKEN_TYPE, service_audience
 from parla_shared.events.permissions import nats_user, without_credentials
 from parla_shared.provisioning.database import (
@@ -280,6 +280,34 @@ def own_nats(tmp_path: Path) -> Iterator[RestartableNats]:
     nats.start()
     yield nats
     nats.stop()
+
+
+async def _server_version_num(dsn: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SHOW server_version_num"))
+    finally:
+        await connection.close()
+
+
+def given_server_major_version(dsn: str) -> int:
+    return asyncio.run(_server_version_num(dsn)) // 10000
+
+
+def given_server_bin_dir(dsn: str, purpose: str) -> tuple[Path, int]:
+    """The programs of the ``dsn`` server's major version on this machine, for a private cluster of that version
+    (that server itself is only asked its version); fails naming the Debian package when they are missing."""
+    major = given_server_major_version(dsn)
+    bin_dir = find_postgres_bin_dir(major)
+    if bin_dir is None:
+        pytest.fail(
+            f"PARLA_DATABASE_URL's server is PostgreSQL {major}, but PostgreSQL {major}'s server programs "
+            f"(initdb, pg_ctl, postgres, pg_basebackup, pg_archivecleanup) are not on this machine "
+            f"(not in /usr/lib/postgresql/{major}/bin, no pg_config of that version): install the Debian "
+            f"package postgresql-{major} (apt-get install postgresql-{major}) to {purpose} on that version",
+            pytrace=False,
+        )
+    return bin_dir, major
 
 
 class BehindGateway:
