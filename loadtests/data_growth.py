@@ -415,7 +415,7 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
         )  # fmt: skip
         return [x.session_id, x.user_id, x.course_id, x.lesson_id, 80, 10, now, today, 10, False, 300, 5, None, 130,
                 1, 3, today, now + timedelta(days=2), 0, True, 0, "[]", [], json.dumps({"score": 80}),
-                _event(events.LESSON_COMPLETED, completed, x.user_id)]  # fmt: skip
+                _event(events.LESSON_COMPLETED, completed, x.user_id), 0]  # fmt: skip
 
     return [
         Timed("start: limits and enrolments", sessions.READ_BEFORE,

@@ -193,3 +193,22 @@ async def test_daily_active_fills_days_without_activity_with_zero(client: Any, m
     default = (await client.get("/engagement/daily-active", headers=admin)).json()
     assert len(default["days"]) == 30
     assert default["to"] == datetime.now(UTC).date().isoformat()
+
+
+async def test_streak_freezes_and_league_results_are_logged_as_activity(
+    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    """Issue 14's events, as progress publishes them, in the learner's activity log."""
+    learner_id = uuid4()
+    used = {"freezes_used": 1, "freezes_left": 0, "streak_kept": True, "current_streak": 9, "local_date": "2031-06-04"}
+    earned = {"freezes_earned": 1, "freezes": 1, "reason": "xp_milestone"}
+    emitted = [
+        await producers["progress"].emit("parla.progress.streak.freeze_earned", {"user_id": str(learner_id), **earned}),
+        await producers["progress"].emit("parla.progress.streak.freeze_used", {"user_id": str(learner_id), **used}),
+    ]
+    await wait_processed(analytics_db, *emitted)
+    items = (await client.get("/me/activity", headers=bearer(make_token(learner_id)))).json()["items"]
+    assert [(item["activity_type"], item["activity_data"]) for item in reversed(items)] == [
+        ("streak_freeze_earned", earned),
+        ("streak_freeze_used", used),
+    ]

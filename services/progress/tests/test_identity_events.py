@@ -23,6 +23,7 @@ PROGRESS_TABLES = (
     "user_courses",
     "user_lesson_progress",
     "user_exercise_interactions",
+    "exercise_memory",
     "user_daily_xp",
     "user_hearts_log",
     "user_achievements",

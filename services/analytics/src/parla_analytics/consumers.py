@@ -43,6 +43,8 @@ PROGRESS_ACTIVITY = {
     "parla.progress.hearts.changed": "hearts_change",
     "parla.progress.streak.extended": "streak_extended",
     "parla.progress.achievement.unlocked": "achievement_unlocked",
+    "parla.progress.streak.freeze_used": "streak_freeze_used",
+    "parla.progress.streak.freeze_earned": "streak_freeze_earned",
 }
 # Personal data identity sends that the activity log has no need to copy.
 _REGISTRATION_PRIVATE = {"email", "name"}

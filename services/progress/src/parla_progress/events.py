@@ -16,6 +16,8 @@ XP_EARNED: Final = "parla.progress.xp.earned"
 HEARTS_CHANGED: Final = "parla.progress.hearts.changed"
 STREAK_EXTENDED: Final = "parla.progress.streak.extended"
 ACHIEVEMENT_UNLOCKED: Final = "parla.progress.achievement.unlocked"
+STREAK_FREEZE_USED: Final = "parla.progress.streak.freeze_used"
+STREAK_FREEZE_EARNED: Final = "parla.progress.streak.freeze_earned"
 
 USER_REGISTERED: Final = "parla.identity.user.registered"
 USER_UPDATED: Final = "parla.identity.user.updated"
@@ -89,3 +91,21 @@ class AchievementUnlocked(msgspec.Struct, frozen=True):
     achievement_id: UUID
     name: str
     xp_reward: int
+
+
+class StreakFreezeUsed(msgspec.Struct, frozen=True):
+    """Missed local days took freezes (seen at the learner's next activity, dated by it)."""
+
+    user_id: UUID
+    freezes_used: int
+    freezes_left: int
+    streak_kept: bool
+    current_streak: int
+    local_date: date
+
+
+class StreakFreezeEarned(msgspec.Struct, frozen=True):
+    user_id: UUID
+    freezes_earned: int
+    freezes: int
+    reason: str

@@ -47,6 +47,7 @@ class Learner(_ProgressBase):
     streak_survives_until: Mapped[datetime | None] = mapped_column(_TS)
     perfect_lessons: Mapped[int] = mapped_column(Integer, server_default="0")
     skills_completed: Mapped[int] = mapped_column(Integer, server_default="0")
+    streak_freezes: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     last_active_at: Mapped[datetime | None] = mapped_column(_TS)
     created_at: Mapped[datetime] = mapped_column(_TS, server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(_TS, server_default=text("now()"))

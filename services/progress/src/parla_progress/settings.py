@@ -26,6 +26,8 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
     practice_xp_reward: int = 10
     # Practice sessions that give a heart back and XP, per learner and local day; later ones give nothing.
     practice_rewards_per_day: int = 5
+    # A streak freeze is earned each time the learner's total XP crosses a multiple of this (up to 2 held).
+    streak_freeze_xp_milestone: int = 500
 
     # Abuse limits, "<hits>/<seconds>" (docs/decisions.md). Per account: exact across replicas, from the
     # learner's own rows. A learner answers at most every few seconds (the load test: one per 4-12 s).
@@ -50,6 +52,8 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("PARLA_PRACTICE_SIZE must be at least 1")
         if self.practice_xp_reward < 0:
             raise ValueError("PARLA_PRACTICE_XP_REWARD must not be negative")
+        if self.streak_freeze_xp_milestone < 1:
+            raise ValueError("PARLA_STREAK_FREEZE_XP_MILESTONE must be at least 1")
         if self.practice_rewards_per_day < 0:
             raise ValueError("PARLA_PRACTICE_REWARDS_PER_DAY must not be negative")
         for name in _RATE_LIMITS:

@@ -38,6 +38,7 @@ class MeRead(msgspec.Struct):
     next_heart_at: datetime | None
     current_streak: int
     longest_streak: int
+    streak_freezes: int
     daily_xp_goal: int
     timezone: str
     today: TodayRead
@@ -106,6 +107,7 @@ class CompletionRead(msgspec.Struct):
     total_xp: int
     current_streak: int
     longest_streak: int
+    streak_freezes: int
     daily_goal_met: bool
     hearts: int
     achievements_unlocked: list[AchievementRead]

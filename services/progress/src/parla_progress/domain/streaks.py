@@ -44,6 +44,22 @@ Consequences
 - The date-only rule on ``(current_streak, longest_streak, last_active_local_date)`` cannot tell
   a day the learner skipped from a day the date line skipped; ``until`` is what can.
 
+Streak freezes (issue 14)
+-------------------------
+A learner holds ``freezes`` (0 to ``MAX_FREEZES``). A missed local day consumes one instead of breaking the
+streak. Missed days are counted by the same generous calendar as above: the fewest whole days that must be
+added to the day after ``last`` for the streak to be alive at ``now`` (``d <= last + 1 + m`` by the current
+timezone, or ``now < until + m days``). An activity with ``m`` missed days:
+
+- ``m <= freezes``: ``m`` freezes are consumed and the streak goes on by rules 2 and 3 (the frozen days keep
+  the streak but do not add to it);
+- ``m > freezes``: every freeze is consumed (each missed day took one while any was left) and rule 1 restarts
+  the streak.
+
+The streak shown at ``now`` counts the freezes the days missed so far would take: it stays while ``m <=
+freezes`` (``streak_at``), and the freezes shown are those left after them (``freezes_at``). Freezes are earned
+by XP milestones (``earn_freezes``), never beyond ``MAX_FREEZES``.
+
 Examples (January 2024; Pago Pago is UTC-11, Kiritimati UTC+14, 25 hours apart)
 ------------------------------------------------------------------------------
 East across the date line. Streak 5 after practising in Pago Pago on Mon 1 Jan at 23:00
@@ -63,6 +79,7 @@ after ``last``, so the streak goes up by one.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -70,6 +87,7 @@ import msgspec
 from .daily_xp import local_date_for
 
 _ONE_DAY = timedelta(days=1)
+MAX_FREEZES: Final = 2
 
 
 class StreakState(msgspec.Struct, frozen=True):
@@ -83,13 +101,17 @@ class StreakState(msgspec.Struct, frozen=True):
     longest_streak: int = 0
     last_active_local_date: date | None = None
     streak_survives_until: datetime | None = None
+    freezes: int = 0
 
 
 def record_activity(state: StreakState, now: datetime, tz: ZoneInfo) -> StreakState:
-    """The streak after an XP-earning activity at ``now`` in the learner's timezone ``tz``."""
+    """The streak after an XP-earning activity at ``now`` in the learner's timezone ``tz``; the freezes the days
+    missed since the last one took are consumed."""
     today = local_date_for(now, tz)
     last = state.last_active_local_date
-    if last is None or not _is_alive(state, last, today, now):
+    missed = 0 if last is None else _missed_days(state, last, today, now)
+    freezes = max(0, state.freezes - missed)
+    if last is None or missed > state.freezes:
         current = 1
     elif today > last:
         current = state.current_streak + 1
@@ -106,20 +128,42 @@ def record_activity(state: StreakState, now: datetime, tz: ZoneInfo) -> StreakSt
         longest_streak=max(state.longest_streak, current),
         last_active_local_date=today,
         streak_survives_until=_end_of_day_after(today, tz),
+        freezes=freezes,
     )
 
 
 def streak_at(state: StreakState, now: datetime, tz: ZoneInfo) -> int:
-    """The streak shown at ``now`` in the learner's timezone ``tz``: 0 once it is broken."""
+    """The streak shown at ``now`` in the learner's timezone ``tz``: 0 once it is broken (more days missed than
+    freezes held)."""
     last = state.last_active_local_date
-    if last is None or not _is_alive(state, last, local_date_for(now, tz), now):
+    if last is None or _missed_days(state, last, local_date_for(now, tz), now) > state.freezes:
         return 0
     return state.current_streak
 
 
-def _is_alive(state: StreakState, last: date, today: date, now: datetime) -> bool:
+def freezes_at(state: StreakState, now: datetime, tz: ZoneInfo) -> int:
+    """The freezes left at ``now``: those held, less one per day missed so far."""
+    last = state.last_active_local_date
+    if last is None:
+        return state.freezes
+    return max(0, state.freezes - _missed_days(state, last, local_date_for(now, tz), now))
+
+
+def earn_freezes(freezes: int, xp_before: int, xp_after: int, milestone: int) -> int:
+    """The freezes after total XP went from ``xp_before`` to ``xp_after``: one per ``milestone`` XP crossed, up to
+    ``MAX_FREEZES``."""
+    crossed = xp_after // milestone - xp_before // milestone
+    return min(MAX_FREEZES, freezes + max(0, crossed))
+
+
+def _missed_days(state: StreakState, last: date, today: date, now: datetime) -> int:
+    """The whole days missed since ``last`` at ``now``: 0 while the streak is alive without a freeze."""
+    by_calendar = max(0, (today - last).days - 1)
     survives_until = state.streak_survives_until
-    return today <= last + _ONE_DAY or (survives_until is not None and now < survives_until)
+    if survives_until is None or by_calendar == 0:
+        return by_calendar
+    by_until = 0 if now < survives_until else (now - survives_until) // _ONE_DAY + 1
+    return min(by_calendar, by_until)
 
 
 def _end_of_day_after(day: date, tz: ZoneInfo) -> datetime:

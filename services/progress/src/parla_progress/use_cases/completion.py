@@ -24,7 +24,7 @@ from parla_progress.domain.daily_xp import daily_goal_met, local_date_for
 from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
 from parla_progress.domain.learners import learner_zone
 from parla_progress.domain.scoring import is_perfect, lesson_score
-from parla_progress.domain.streaks import StreakState, record_activity
+from parla_progress.domain.streaks import StreakState, earn_freezes, record_activity
 from parla_progress.domain.unlocking import newly_unlocked
 from parla_progress.use_cases.catalogue import Achievement, AchievementCatalogue
 from parla_progress.use_cases.context import LearnerRequest
@@ -89,7 +89,7 @@ WITH lesson AS (
 ), learner AS (
     UPDATE learners SET hearts = $12, hearts_refill_anchor = $13, total_xp = $14, current_streak = $15,
            longest_streak = $16, last_active_local_date = $17, streak_survives_until = $18, perfect_lessons = $19,
-           skills_completed = $21, last_active_at = $7
+           skills_completed = $21, last_active_at = $7, streak_freezes = $26
      WHERE user_id = $2
 ), hearts_log AS (
     INSERT INTO user_hearts_log (user_id, action, hearts_before, hearts_after, reason, created_at)
@@ -116,6 +116,7 @@ async def complete_session(request: LearnerRequest, session_id: UUID) -> Complet
             now=request.clock.now(),
             heart_interval=request.settings.heart_interval,
             practice_rewards_per_day=request.settings.practice_rewards_per_day,
+            freeze_milestone_xp=request.settings.streak_freeze_xp_milestone,
             curriculum=request.curriculum,
             catalogue=request.achievements,
             outbox=request.outbox,
@@ -130,6 +131,7 @@ async def _complete_session(
     now: datetime,
     heart_interval: timedelta,
     practice_rewards_per_day: int,
+    freeze_milestone_xp: int,
     curriculum: CurriculumClient,
     catalogue: AchievementCatalogue,
     outbox: Outbox,
@@ -200,6 +202,7 @@ async def _complete_session(
             longest_streak=learner["longest_streak"],
             last_active_local_date=learner["last_active_local_date"],
             streak_survives_until=learner["streak_survives_until"],
+            freezes=learner["streak_freezes"],
         ),
         now,
         zone,
@@ -222,6 +225,7 @@ async def _complete_session(
     ]
     achievements_xp = sum(achievement.xp_reward for achievement in awarded)
     total_xp += achievements_xp
+    freezes = earn_freezes(streak.freezes, learner["total_xp"], total_xp, freeze_milestone_xp)
     xp_today = (state["xp_today"] or 0) + lesson_xp + achievements_xp
     goal_met = daily_goal_met(xp_today, learner["daily_xp_goal"])
     time_spent: int = state["time_spent"]
@@ -237,6 +241,7 @@ async def _complete_session(
         total_xp=total_xp,
         current_streak=streak.current_streak,
         longest_streak=streak.longest_streak,
+        streak_freezes=freezes,
         daily_goal_met=goal_met,
         hearts=hearts_at(hearts, now, interval=heart_interval).hearts,
         achievements_unlocked=[
@@ -251,6 +256,9 @@ async def _complete_session(
         lesson_xp=lesson_xp,
         today=today,
         streak_extended=streak if streak.last_active_local_date != learner["last_active_local_date"] else None,
+        freezes_used=learner["streak_freezes"] - streak.freezes,
+        freezes_earned=freezes - streak.freezes,
+        freezes=freezes,
         awarded=awarded,
         completed=events.LessonCompleted(
             user_id=user_id,
@@ -292,6 +300,7 @@ async def _complete_session(
         [achievement.id for achievement in awarded],
         msgspec.json.encode(result).decode(),
         Outbox.as_json(published),
+        freezes,
     )
     return result
 
@@ -311,11 +320,14 @@ def _completion_events(
     lesson_xp: int,
     today: date,
     streak_extended: StreakState | None,
+    freezes_used: int,
+    freezes_earned: int,
+    freezes: int,
     awarded: Sequence[Achievement],
     completed: events.LessonCompleted,
 ) -> list[EventEnvelope]:
-    """A completion's events in the order they happen: hearts, the lesson's XP, the streak, each achievement
-    with its XP, then the completion itself."""
+    """A completion's events in the order they happen: hearts, the lesson's XP, the freezes missed days took,
+    the streak, each achievement with its XP, the freezes earned, then the completion itself."""
     payloads: list[tuple[str, msgspec.Struct]] = [
         (
             events.HEARTS_CHANGED,
@@ -332,6 +344,21 @@ def _completion_events(
     if lesson_xp > 0:
         payloads.append(
             (events.XP_EARNED, events.XpEarned(user_id=user_id, amount=lesson_xp, source="lesson", local_date=today))
+        )
+    # Freezes used either kept the streak (it went on past 1) or ran out before it could be kept (it restarted).
+    if freezes_used > 0 and streak_extended is not None and streak_extended.last_active_local_date is not None:
+        payloads.append(
+            (
+                events.STREAK_FREEZE_USED,
+                events.StreakFreezeUsed(
+                    user_id=user_id,
+                    freezes_used=freezes_used,
+                    freezes_left=streak_extended.freezes,
+                    streak_kept=streak_extended.current_streak > 1,
+                    current_streak=streak_extended.current_streak,
+                    local_date=streak_extended.last_active_local_date,
+                ),
+            )
         )
     if streak_extended is not None and streak_extended.last_active_local_date is not None:
         payloads.append(
@@ -366,5 +393,14 @@ def _completion_events(
                     ),
                 )
             )
+    if freezes_earned > 0:
+        payloads.append(
+            (
+                events.STREAK_FREEZE_EARNED,
+                events.StreakFreezeEarned(
+                    user_id=user_id, freezes_earned=freezes_earned, freezes=freezes, reason="xp_milestone"
+                ),
+            )
+        )
     payloads.append((events.LESSON_COMPLETED, completed))
     return [outbox.event(event_type, payload, subject_id=user_id) for event_type, payload in payloads]

@@ -9,7 +9,7 @@ from parla_progress.api.schemas import CourseProgressRead, LessonProgressRead, M
 from parla_progress.domain.daily_xp import local_date_for
 from parla_progress.domain.hearts import HeartsState, hearts_at
 from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZONE, learner_zone
-from parla_progress.domain.streaks import StreakState, streak_at
+from parla_progress.domain.streaks import StreakState, freezes_at, streak_at
 from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.use_cases.context import LearnerRequest
 
@@ -27,7 +27,7 @@ SELECT EXISTS (SELECT 1 FROM user_courses WHERE user_id = $1 AND course_id = $2)
 
 LEARNER = (
     "SELECT timezone, daily_xp_goal, hearts, hearts_refill_anchor, total_xp, current_streak, longest_streak, "
-    "last_active_local_date, streak_survives_until FROM learners WHERE user_id = $1"
+    "last_active_local_date, streak_survives_until, streak_freezes FROM learners WHERE user_id = $1"
 )
 TODAY = "SELECT xp_earned, goal_met FROM user_daily_xp WHERE user_id = $1 AND date = $2"
 
@@ -76,6 +76,7 @@ async def me(request: LearnerRequest) -> MeRead:
             longest_streak=learner["longest_streak"],
             last_active_local_date=learner["last_active_local_date"],
             streak_survives_until=learner["streak_survives_until"],
+            freezes=learner["streak_freezes"],
         )
     )
     view = hearts_at(hearts, now, interval=request.settings.heart_interval)
@@ -86,6 +87,7 @@ async def me(request: LearnerRequest) -> MeRead:
         next_heart_at=view.next_heart_at,
         current_streak=streak_at(streak, now, zone),
         longest_streak=streak.longest_streak,
+        streak_freezes=freezes_at(streak, now, zone),
         daily_xp_goal=learner["daily_xp_goal"] if learner else DEFAULT_DAILY_XP_GOAL,
         timezone=learner["timezone"] if learner else DEFAULT_TIMEZONE,
         today=TodayRead(
