@@ -11,9 +11,15 @@ added here once, after Litestar has built the document:
 - 404 wherever the path has parameters (an unknown id);
 - 503 on every route the in-flight limit can shed (all but the probes), with ``Retry-After``;
 - every ``429`` carries its ``Retry-After`` header.
+
+Every operation's ``operationId`` is its handler's name in lowerCamelCase (``password_reset_confirm`` →
+``passwordResetConfirm``): stable while the handler keeps its name, and readable as the method name a generated SDK
+gives it. A handler that serves several entities (the admin CRUD factory) names each operation itself.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from litestar.openapi.spec import (
     OpenAPI,
@@ -42,6 +48,16 @@ _RETRY_AFTER_WHEN_SHED = OpenAPIHeader(
     required=False,
     description="Seconds to wait, when the service shed the request because it was at capacity",
 )
+
+
+def operation_id(route_handler: Any, http_method: str, _path_components: Any) -> str:
+    """Litestar's ``operation_id_creator``: the handler's name in lowerCamelCase, the HTTP method first when one
+    handler serves several methods."""
+    words = str(route_handler.handler_name).strip("_").split("_")
+    name = words[0] + "".join(word.title() for word in words[1:])
+    if len(route_handler.http_methods) > 1:
+        return http_method.lower() + name[:1].upper() + name[1:]
+    return name
 
 
 def _problem(status: str) -> OpenAPIResponse:

@@ -39,7 +39,7 @@ from parla_shared.events.tables import MessagingTables
 from parla_shared.health import HealthController
 from parla_shared.logging import configure_logging
 from parla_shared.middleware import RequestContextMiddleware
-from parla_shared.openapi import document_problems
+from parla_shared.openapi import document_problems, operation_id
 from parla_shared.operational_metrics import OperationalMetrics
 from parla_shared.overload import InFlightLimitMiddleware, pool_timeout_response
 from parla_shared.problems import fallback_exception_handlers, problem_details_plugin
@@ -220,6 +220,7 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
             description=definition.description,
             servers=[Server(url=f"/api/{name}")],
             path="/schema",
+            operation_id_creator=operation_id,
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),

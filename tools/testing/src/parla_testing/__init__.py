@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import threading
 import uuid
@@ -360,6 +361,18 @@ class ServiceContract:
         assert document["info"]["title"] == f"Parla {service} API"
         assert document["servers"] == [{"url": f"/api/{service}"}]
         assert "/health" in document["paths"]
+
+    async def test_every_operation_has_a_readable_unique_operation_id(self, client: Any) -> None:
+        """operationIds become SDK method names: lowerCamelCase identifiers, one per operation."""
+        document = (await client.get("/schema/openapi.json")).json()
+        ids = [
+            operation["operationId"]
+            for item in document["paths"].values()
+            for method, operation in item.items()
+            if method in ("get", "put", "post", "delete", "patch")
+        ]
+        assert len(ids) == len(set(ids)), sorted(name for name in ids if ids.count(name) > 1)
+        assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*", name) for name in ids), ids
 
     async def test_metrics(self, client: Any) -> None:
         await client.get("/health")

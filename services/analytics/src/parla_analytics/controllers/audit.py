@@ -51,7 +51,7 @@ class AuditController(Controller):
         summary="System audit entries, newest first (admin); filter by action, table and time",
         responses=problem_responses(400, 401, 403),
     )
-    async def list_entries(
+    async def list_audit_log(
         self,
         db_session: NamedDependency[AsyncSession],
         *,
@@ -79,7 +79,7 @@ class AuditController(Controller):
         summary="Checks the hash chain of the whole audit log (admin)",
         responses=problem_responses(401, 403),
     )
-    async def verify(self, db_engine: NamedDependency[AsyncEngine], state: State) -> AuditVerificationRead:
+    async def verify_audit_log(self, db_engine: NamedDependency[AsyncEngine], state: State) -> AuditVerificationRead:
         settings: AnalyticsSettings = state.settings
         checkpoint_file: CheckpointFile = state.audit_checkpoints
         # Read before the snapshot: a checkpoint is only ever written for a head already committed.

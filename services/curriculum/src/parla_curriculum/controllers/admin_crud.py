@@ -224,7 +224,12 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
         guards = [requires_admin]
         security = [{"BearerToken": []}]
 
-        @post("/", summary=f"Create a {entity}", responses=problem_responses(400, 401, 403, 409, 422))
+        @post(
+            "/",
+            operation_id=f"create{model.__name__}",
+            summary=f"Create a {entity}",
+            responses=problem_responses(400, 401, 403, 409, 422),
+        )
         async def create(
             self,
             *,
@@ -244,7 +249,12 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
             content_cache.invalidate()
             return read(row)
 
-        @get("/{row_id:uuid}", summary=f"Read a {entity} (every column)", responses=problem_responses(401, 403, 404))
+        @get(
+            "/{row_id:uuid}",
+            operation_id=f"read{model.__name__}",
+            summary=f"Read a {entity} (every column)",
+            responses=problem_responses(401, 403, 404),
+        )
         async def read_one(
             self,
             db_session: NamedDependency[AsyncSession],
@@ -253,7 +263,10 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
             return read(await load(db_session, row_id))
 
         @patch(
-            "/{row_id:uuid}", summary=f"Update a {entity}", responses=problem_responses(400, 401, 403, 404, 409, 422)
+            "/{row_id:uuid}",
+            operation_id=f"update{model.__name__}",
+            summary=f"Update a {entity}",
+            responses=problem_responses(400, 401, 403, 404, 409, 422),
         )
         async def update(
             self,
@@ -283,6 +296,7 @@ def crud_controller(  # noqa: PLR0917 - one call per entity, read as a table bel
 
         @delete(
             "/{row_id:uuid}",
+            operation_id=f"delete{model.__name__}",
             summary=f"Delete a {entity} (and, by cascade, what it contains)",
             responses=problem_responses(401, 403, 404, 422),
         )

@@ -15,7 +15,7 @@ class JwksController(Controller):
     tags = ["keys"]
 
     @get("/jwks.json", summary="Public signing keys (JWKS)")
-    async def jwks(self, identity: NamedDependency[Identity]) -> Response[dict[str, Any]]:
+    async def get_jwks(self, identity: NamedDependency[Identity]) -> Response[dict[str, Any]]:
         return Response(
             await identity.keys.jwks(),
             headers={"Cache-Control": "public, max-age=60"},

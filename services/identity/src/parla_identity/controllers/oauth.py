@@ -155,7 +155,7 @@ class OAuthController(Controller):
         status_code=302,
         responses=problem_responses(404, 429, 502, 503),
     )
-    async def authorize(
+    async def oauth_authorize(
         self,
         provider: FromPath[str],
         identity: NamedDependency[Identity],
@@ -186,7 +186,7 @@ class OAuthController(Controller):
         ),
         responses=problem_responses(400, 401, 404, 409, 502, 503),
     )
-    async def callback(
+    async def oauth_callback(
         self,
         *,
         provider: FromPath[str],
