@@ -14,8 +14,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from parla_identity.app import create_app
-from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases.context import Identity
 from parla_testing import BehindGateway, JwksServer, TestEnvironment, bearer, wait_until_ready
 
 PASSWORD = "Secret-pass1"

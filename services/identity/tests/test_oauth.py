@@ -14,11 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from fake_provider import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET, FakeProvider
 from litestar.testing import AsyncTestClient
 
+from parla_identity.api.oauth import STATE_COOKIE, state_cookie
 from parla_identity.app import create_app
-from parla_identity.controllers.oauth import STATE_COOKIE, open_provider_token, state_cookie
-from parla_identity.domain import Identity
 from parla_identity.models import OAuthProvider
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases.context import Identity
+from parla_identity.use_cases.oauth_login import open_provider_token
 from parla_testing import BehindGateway, bearer, wait_until_ready
 
 

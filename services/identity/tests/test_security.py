@@ -16,9 +16,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from parla_identity.clients.mail import Mailer
 from parla_identity.crypto import DecryptionError, SecretBox, derive_key
-from parla_identity.mail import Mailer
-from parla_identity.passwords import _dummy_hash, bcrypt_cost, hash_password, password_policy_violation, verify_password
+from parla_identity.domain.passwords import (
+    _dummy_hash,
+    bcrypt_cost,
+    hash_password,
+    password_policy_violation,
+    verify_password,
+)
 from parla_identity.settings import DEV_ADMIN_PASSWORD, IdentitySettings
 from parla_shared.settings import SettingsError
 

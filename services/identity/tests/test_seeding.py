@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 
 from parla_identity import events
 from parla_identity.cli import seed_learner_accounts
-from parla_identity.domain import Identity
 from parla_identity.seeding import SEED_PASSWORD, seed_learners
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases.context import Identity
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
 from parla_shared.problems import Problem

@@ -8,8 +8,8 @@ import jwt
 import pytest
 from conftest import user_with_token
 
-from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases.context import Identity
 from parla_shared.auth import ServicePrincipal, TokenVerifier, service_audience
 from parla_shared.secret_policy import DEV_SERVICE_CLIENT_SECRET, DEV_SERVICE_CLIENT_SECRETS
 from parla_testing import bearer

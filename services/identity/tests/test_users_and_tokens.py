@@ -17,9 +17,9 @@ from conftest import PASSWORD, events_of, login, new_email, register, user_with_
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from parla_identity import domain
-from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases import accounts
+from parla_identity.use_cases.context import Identity
 from parla_shared.db import SystemPath, running_system_path
 from parla_testing import bearer
 
@@ -120,7 +120,7 @@ async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str
     address = new_email("admin")
     with running_system_path(SystemPath.OPERATOR):  # as create-admin does
         async with identity.keys._sessions()() as session, session.begin():
-            admin = await domain.create_admin(identity, session, address, PASSWORD, "Admin")
+            admin = await accounts.create_admin(identity, session, address, PASSWORD, "Admin")
             admin_id = str(admin.id)
     pair = await login(client, address)
     return admin_id, bearer(pair["access_token"])
@@ -330,7 +330,7 @@ async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettin
     try:
         with running_system_path(SystemPath.OPERATOR):  # as reseal-secrets does: every user's OAuth tokens
             async with new_identity.keys._sessions()() as session, session.begin():
-                assert await domain.reseal_secrets(new_identity, session) >= 1
+                assert await accounts.reseal_secrets(new_identity, session) >= 1
                 statement = text("SELECT private_key_encrypted FROM identity.signing_keys")
                 sealed = (await session.execute(statement)).scalars()
                 assert all(value.startswith("v1.k2.") for value in sealed)

@@ -55,6 +55,25 @@ class Problem(ProblemDetailsException):
         )
 
 
+class InvalidFieldError(ValueError):
+    """A domain rule refusing one field of the input. Domain modules raise it without knowing about HTTP; every
+    service answers it as a 422 problem naming the field (``problem_details_plugin``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _invalid_field_to_problem(exc: InvalidFieldError) -> ProblemDetailsException:
+    return Problem(
+        422,
+        "Validation failed",
+        exc.message,
+        extra={"errors": [{"key": exc.field, "message": exc.message, "source": "body"}]},
+    )
+
+
 class FieldError(msgspec.Struct, frozen=True):
     message: str
     key: str | None = None
@@ -169,7 +188,12 @@ def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
-        ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: http_exception_to_problem})
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                HTTPException: http_exception_to_problem,
+                InvalidFieldError: _invalid_field_to_problem,
+            }
+        )
     )
 
 

@@ -10,17 +10,17 @@ from litestar import Litestar
 from litestar.di import Provide
 from sqlalchemy import text
 
-from parla_identity import domain
-from parla_identity.controllers.admin import AdminUsersController
-from parla_identity.controllers.auth import AuthController
-from parla_identity.controllers.internal import InternalController
-from parla_identity.controllers.jwks import JwksController
-from parla_identity.controllers.oauth import OAuthController
-from parla_identity.controllers.users import MeController
-from parla_identity.domain import Identity
-from parla_identity.oauth import OAuthClients
+from parla_identity.api.admin import AdminUsersController
+from parla_identity.api.auth import AuthController
+from parla_identity.api.internal import InternalController
+from parla_identity.api.jwks import JwksController
+from parla_identity.api.oauth import OAuthController
+from parla_identity.api.users import MeController
+from parla_identity.clients.oauth_providers import OAuthClients
 from parla_identity.settings import IdentitySettings
 from parla_identity.standing import DatabaseStanding
+from parla_identity.use_cases import limits
+from parla_identity.use_cases.context import Identity
 from parla_shared.db import SystemPath, name_system_path
 from parla_shared.service import ServiceDefinition, build_service_app
 
@@ -53,7 +53,7 @@ def key_maintenance(identity: Identity) -> object:
                                 {"token_lifetime": float(identity.settings.access_token_ttl_seconds + 300)},
                             )
                         await connection.execute(
-                            domain.RATE_LIMITS.expired, {"window": float(identity.settings.longest_rate_window_seconds)}
+                            limits.RATE_LIMITS.expired, {"window": float(identity.settings.longest_rate_window_seconds)}
                         )
                 except Exception as exc:  # noqa: BLE001 - retried on the next round
                     _log.warning("key maintenance failed", error=str(exc))

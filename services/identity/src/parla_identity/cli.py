@@ -28,10 +28,10 @@ from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_identity import domain
-from parla_identity.domain import Identity
 from parla_identity.seeding import SeededAccount, seed_learners
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases import accounts
+from parla_identity.use_cases.context import Identity
 from parla_shared.db import SystemPath, running_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables
@@ -51,7 +51,7 @@ async def create_admin(settings: IdentitySettings, email: str, password: str, na
     identity = Identity.from_settings(settings)
     try:
         async with operator_session(identity) as session:
-            user = await domain.create_admin(identity, session, email, password, name)
+            user = await accounts.create_admin(identity, session, email, password, name)
             return f"admin {user.email} ({user.id})"
     finally:
         await identity.keys.close()
@@ -69,7 +69,7 @@ async def reseal_secrets(settings: IdentitySettings) -> str:
     identity = Identity.from_settings(settings)
     try:
         async with operator_session(identity) as session:
-            count = await domain.reseal_secrets(identity, session)
+            count = await accounts.reseal_secrets(identity, session)
         return f"{count} secrets now sealed with key {identity.box.current_key_id}"
     finally:
         await identity.keys.close()

@@ -11,8 +11,8 @@ import asyncio
 import sys
 
 from parla_identity.cli import create_admin
-from parla_identity.domain import Identity
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases.context import Identity
 
 
 async def seed(settings: IdentitySettings) -> str:

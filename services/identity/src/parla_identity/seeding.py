@@ -5,7 +5,7 @@ learners — or a data set of 10,000 — must not spend its time there. Every se
 computed once, of the same password, so the accounts can also log in normally. Each one is announced with the
 events a registration and a verified address produce (``user.registered``, ``user.email_verified``), written to
 the outbox in bulk, so progress and analytics learn of them as of any other user. Refresh tokens are issued
-with identity's own token code (``domain.new_refresh_token``): a fresh session for every account on every run,
+with identity's own token code (``tokens.new_refresh_token``): a fresh session for every account on every run,
 since a load test rotates (and so uses up) the tokens it was given.
 """
 
@@ -19,13 +19,14 @@ from uuid import UUID
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_identity import domain, events
-from parla_identity.domain import Identity
+from parla_identity import events
+from parla_identity.domain.passwords import hash_password
 from parla_identity.models import ADMIN_ROLE, RefreshToken, User, UserRole
-from parla_identity.passwords import hash_password
+from parla_identity.use_cases import tokens
+from parla_identity.use_cases.context import Identity
 from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
-from parla_shared.problems import Problem
+from parla_shared.problems import InvalidFieldError, Problem
 
 SEED_DOMAIN = "load.parla.test"
 SEED_PASSWORD = "Learner-pass1"  # noqa: S105 - documented password of the seeded load-test accounts
@@ -61,13 +62,13 @@ async def seed_learners(
     if identity.settings.environment == "production":
         raise Problem(409, "Not in production", "load-test accounts are never seeded into a production database")
     if not 0 < learners <= MAX_SEEDED or not 0 <= admins <= MAX_SEEDED:
-        raise domain.invalid("count", f"learners must be 1 to {MAX_SEEDED}, admins 0 to {MAX_SEEDED}")
+        raise InvalidFieldError("count", f"learners must be 1 to {MAX_SEEDED}, admins 0 to {MAX_SEEDED}")
     wanted = [("learner", n) for n in range(1, learners + 1)] + [("admin", n) for n in range(1, admins + 1)]
     existing = await _existing_seeded(session)
     missing = [(kind, n) for kind, n in wanted if seeded_email(kind, n) not in existing]
     if missing:
         await _create_accounts(identity, session, outbox, missing, existing)
-    tokens = [domain.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted]
+    tokens = [tokens.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted]
     await session.execute(insert(RefreshToken), [row for _, row in tokens])
     accounts = [
         SeededAccount(email=seeded_email(kind, n), user_id=row["user_id"], refresh_token=refresh)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from parla_identity.domain import Identity
+from parla_identity.use_cases.context import Identity
 
 
 class JwksController(Controller):

@@ -13,10 +13,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_identity import domain
-from parla_identity.domain import Identity
+from parla_identity.domain import service_clients
 from parla_identity.settings import SERVICES
 from parla_identity.standing import current_roles, recently_deleted
+from parla_identity.use_cases import tokens
+from parla_identity.use_cases.context import Identity
 from parla_shared.auth import requires_service
 from parla_shared.db import SystemPath, route_system_path
 from parla_shared.problems import Problem, problem_responses
@@ -52,7 +53,7 @@ class InternalController(Controller):
     ) -> ServiceToken:
         if data.grant_type != "client_credentials":
             raise Problem(400, "Unsupported grant type", "grant_type must be client_credentials")
-        if not domain.service_client_authenticated(identity.settings, data.client_id, data.client_secret):
+        if not service_clients.service_client_authenticated(identity.settings, data.client_id, data.client_secret):
             _log.warning("service token refused", client_id=data.client_id[:64])
             raise Problem(
                 401,
@@ -62,7 +63,7 @@ class InternalController(Controller):
             )
         if data.audience not in SERVICES or data.audience == data.client_id:
             raise Problem(400, "Invalid audience", f"audience must be another of {', '.join(SERVICES)}")
-        token = await domain.service_token(identity, data.client_id, data.audience)
+        token = await tokens.service_token(identity, data.client_id, data.audience)
         _log.info("service token issued", client_id=data.client_id, audience=data.audience)
         return ServiceToken(access_token=token, expires_in=identity.settings.service_token_ttl_seconds)
 

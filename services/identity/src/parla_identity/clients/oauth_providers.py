@@ -23,8 +23,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_identity.crypto import opaque_token, token_hash
-from parla_identity.domain import PLACEHOLDER_EMAIL_DOMAIN, Identity
+from parla_identity.domain.accounts import PLACEHOLDER_EMAIL_DOMAIN
 from parla_identity.models import PROVIDERS, OAuthState
+from parla_identity.use_cases.context import Identity
 from parla_shared.auth import jwks_to_keys
 from parla_shared.problems import Problem
 

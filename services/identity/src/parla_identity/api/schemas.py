@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 
+from parla_identity.models import User
 from parla_shared.schemas import StorableText
 
 
@@ -95,3 +96,17 @@ class Accepted(msgspec.Struct, frozen=True):
 class Verified(msgspec.Struct, frozen=True):
     user_id: UUID
     is_email_verified: bool
+
+
+def user_read(user: User) -> UserRead:
+    return UserRead(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        avatar_url=user.avatar_url,
+        is_email_verified=user.is_email_verified,
+        daily_xp_goal=user.daily_xp_goal,
+        timezone=user.timezone,
+        roles=list(user.role_names),
+        created_at=user.created_at,
+    )
