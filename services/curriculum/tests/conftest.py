@@ -11,8 +11,8 @@ from litestar.testing import AsyncTestClient
 
 from parla_curriculum.app import create_app
 from parla_curriculum.cli import import_course_file
-from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_import import ImportResult
 from parla_shared.service import plain_dsn
 from parla_testing import JwksServer, SigningKey, TestEnvironment, bearer
 

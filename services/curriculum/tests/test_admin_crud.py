@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_import import ImportResult
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 
@@ -249,3 +250,43 @@ async def test_an_audio_file_path_with_a_nul_character_is_a_400(
     audio_id = await db.fetchval("SELECT id FROM audio_files LIMIT 1")
     changed = await client.patch(f"/admin/audio-files/{audio_id}", headers=admin_headers, json={"file_path": "\u0000"})
     assert changed.status_code == 400, changed.text
+
+
+async def test_admin_lists_are_filtered_pages_with_their_total(
+    client: Client,
+    admin_headers: dict[str, str],
+    learner_headers: dict[str, str],
+    db: asyncpg.Connection,
+    shipped_course: ImportResult,
+) -> None:
+    course_id = str(shipped_course.course_id)
+    stored = await db.fetch("SELECT id FROM sections WHERE course_id = $1 ORDER BY id", shipped_course.course_id)
+    everything = await client.get("/admin/sections", params={"course_id": course_id}, headers=admin_headers)
+    assert everything.status_code == 200, everything.text
+    page = everything.json()
+    assert page["total"] == len(stored) > 0
+    assert [row["id"] for row in page["items"]] == [str(row["id"]) for row in stored]
+    assert {row["course_id"] for row in page["items"]} == {course_id}
+    assert (page["limit"], page["offset"]) == (50, 0)
+
+    exercises = await db.fetch("SELECT id FROM exercises WHERE course_id = $1 ORDER BY id", shipped_course.course_id)
+    second = await client.get(
+        "/admin/exercises", params={"course_id": course_id, "limit": 2, "offset": 2}, headers=admin_headers
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["total"] == len(exercises)
+    assert [row["id"] for row in second.json()["items"]] == [str(row["id"]) for row in exercises[2:4]]
+
+    nobody = await client.get("/admin/units", params={"section_id": str(uuid4())}, headers=admin_headers)
+    assert nobody.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+async def test_admin_lists_refuse_bad_parameters_and_learners(
+    client: Client, admin_headers: dict[str, str], learner_headers: dict[str, str]
+) -> None:
+    for params in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"course_id": "not-a-uuid"}):
+        response = await client.get("/admin/sections", params=params, headers=admin_headers)
+        assert response.status_code == 400, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/admin/sections", headers=learner_headers)).status_code == 403
+    assert (await client.get("/admin/sections")).status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from parla_curriculum.importer import ImportResult
+from parla_curriculum.use_cases.course_import import ImportResult
 
 
 async def test_seeded_languages_and_exercise_types(db: asyncpg.Connection) -> None:

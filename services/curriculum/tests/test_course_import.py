@@ -17,9 +17,11 @@ import yaml
 from litestar.testing import AsyncTestClient
 
 from parla_curriculum import cli
-from parla_curriculum.document import DocumentInvalidError, load_text, parse_document, to_data
-from parla_curriculum.importer import ImportResult
+from parla_curriculum.domain.document import DocumentInvalidError
+from parla_curriculum.domain.document_reading import load_text, parse_document
+from parla_curriculum.domain.document_writing import to_data
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_import import ImportResult
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 TABLES = (

@@ -18,9 +18,9 @@ from litestar.testing import AsyncTestClient
 from moto.server import ThreadedMotoServer
 
 from parla_curriculum.cli import import_course_file
-from parla_curriculum.importer import ImportResult
-from parla_curriculum.media import media_storage
+from parla_curriculum.clients.media import media_storage
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_import import ImportResult
 from parla_shared.settings import SettingsError
 from parla_testing import JwksServer, TestEnvironment
 

@@ -11,8 +11,8 @@ import asyncpg
 import yaml
 from litestar.testing import AsyncTestClient
 
-from parla_curriculum.importer import ImportResult
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_import import ImportResult
 from parla_testing import SigningKey, bearer
 
 SHIPPED_COURSE = CurriculumSettings.from_env({"PARLA_DATABASE_URL": "postgresql://unused/x"}).content_path / (

@@ -14,7 +14,7 @@ import httpx
 import mutagen
 from litestar.testing import AsyncTestClient
 
-from parla_curriculum.importer import ImportResult
+from parla_curriculum.use_cases.course_import import ImportResult
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 ANSWER_FIELDS = {

@@ -6,11 +6,11 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from parla_curriculum.api.admin import ADMIN_CONTROLLERS
+from parla_curriculum.api.internal import InternalController
+from parla_curriculum.api.public import PublicController
 from parla_curriculum.cache import ContentCache
-from parla_curriculum.controllers.admin import ADMIN_CONTROLLERS
-from parla_curriculum.controllers.internal import InternalController
-from parla_curriculum.controllers.public import PublicController
-from parla_curriculum.media import MediaStorage, media_storage
+from parla_curriculum.clients.media import MediaStorage, media_storage
 from parla_curriculum.settings import CurriculumSettings
 from parla_shared.service import ServiceDefinition, build_service_app
 

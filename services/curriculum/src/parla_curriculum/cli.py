@@ -16,12 +16,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from parla_curriculum.course_io import export_text, import_text
-from parla_curriculum.document import DocumentInvalidError
-from parla_curriculum.importer import ExportedAudio, ImportResult, directory_resolver
-from parla_curriculum.media import MediaStorage, media_storage
+from parla_curriculum.clients.media import MediaStorage, media_storage
+from parla_curriculum.domain.document import DocumentInvalidError
 from parla_curriculum.models import Course
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_audio import directory_resolver
+from parla_curriculum.use_cases.course_export import ExportedAudio
+from parla_curriculum.use_cases.course_import import ImportResult
+from parla_curriculum.use_cases.course_io import export_text, import_text
 from parla_shared.db import create_engine
 from parla_shared.events.outbox import Outbox
 from parla_shared.events.tables import MessagingTables

@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from parla_curriculum.document import (
-    DocExercise,
-    DocumentInvalidError,
-    dump_document,
-    find_cycles,
-    load_text,
-    parse_document,
-    to_data,
-)
+from parla_curriculum.domain.document import DocExercise, DocumentInvalidError
+from parla_curriculum.domain.document_checks import find_cycles
+from parla_curriculum.domain.document_reading import load_text, parse_document
+from parla_curriculum.domain.document_writing import dump_document, to_data
 
 SHIPPED = Path(__file__).resolve().parents[4] / "content/courses/es-from-en/course.yaml"
 

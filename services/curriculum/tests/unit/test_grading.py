@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parla_curriculum.grading import (
+from parla_curriculum.domain.grading import (
     FeedbackKind,
     GradeResult,
     grade_choice,

@@ -8,7 +8,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_curriculum.grading import GradeResult, grade_choice, grade_text
+from parla_curriculum.domain.grading import GradeResult, grade_choice, grade_text
 from parla_curriculum.models import Exercise, ExerciseOption, ExerciseType
 
 

@@ -14,11 +14,11 @@ from litestar.response import File, Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from parla_curriculum import reads
+from parla_curriculum.api.schemas import AudioFormat, AudioQuality, CourseSummary, CourseTree, LanguageRead, LessonRead
 from parla_curriculum.cache import ContentCache, cached_response
-from parla_curriculum.media import MediaStorage
+from parla_curriculum.clients.media import MediaStorage
 from parla_curriculum.models import AudioFile
-from parla_curriculum.schemas import AudioFormat, AudioQuality, CourseSummary, CourseTree, LanguageRead, LessonRead
+from parla_curriculum.use_cases import reads
 from parla_shared.problems import Problem, problem_responses
 
 

@@ -12,9 +12,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parla_curriculum.api.schemas import AnswerCheck, CheckResult
 from parla_curriculum.cache import ContentCache
-from parla_curriculum.checking import answer_key, grade
-from parla_curriculum.schemas import AnswerCheck, CheckResult
+from parla_curriculum.use_cases.checking import answer_key, grade
 from parla_shared.auth import requires_service
 from parla_shared.problems import Problem, problem_responses
 

@@ -7,16 +7,13 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_curriculum.document import CourseDocument, dump_document, load_text, parse_document
-from parla_curriculum.importer import (
-    AudioResolver,
-    CourseImporter,
-    ExportedAudio,
-    ImportResult,
-    directory_resolver,
-    export_course,
-)
-from parla_curriculum.media import MediaStorage
+from parla_curriculum.clients.media import MediaStorage
+from parla_curriculum.domain.document import CourseDocument
+from parla_curriculum.domain.document_reading import load_text, parse_document
+from parla_curriculum.domain.document_writing import dump_document
+from parla_curriculum.use_cases.course_audio import AudioResolver, directory_resolver
+from parla_curriculum.use_cases.course_export import ExportedAudio, export_course
+from parla_curriculum.use_cases.course_import import CourseImporter, ImportResult
 from parla_shared.events.outbox import Outbox
 
 

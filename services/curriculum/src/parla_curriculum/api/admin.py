@@ -15,12 +15,12 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_curriculum.api.admin_crud import CRUD_CONTROLLERS
 from parla_curriculum.cache import ContentCache
-from parla_curriculum.controllers.admin_crud import CRUD_CONTROLLERS
-from parla_curriculum.course_io import export_text, import_text
-from parla_curriculum.document import DocumentInvalidError
-from parla_curriculum.media import MediaStorage
+from parla_curriculum.clients.media import MediaStorage
+from parla_curriculum.domain.document import DocumentInvalidError
 from parla_curriculum.settings import CurriculumSettings
+from parla_curriculum.use_cases.course_io import export_text, import_text
 from parla_shared.auth import requires_admin
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses

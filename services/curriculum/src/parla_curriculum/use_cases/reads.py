@@ -16,6 +16,18 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from parla_curriculum.api.schemas import (
+    AudioRead,
+    CourseSummary,
+    CourseTree,
+    ExerciseRead,
+    LanguageRead,
+    LessonNode,
+    LessonRead,
+    OptionRead,
+    SectionNode,
+    UnitNode,
+)
 from parla_curriculum.models import (
     AudioFile,
     Course,
@@ -28,18 +40,6 @@ from parla_curriculum.models import (
     LessonPrerequisite,
     Section,
     Unit,
-)
-from parla_curriculum.schemas import (
-    AudioRead,
-    CourseSummary,
-    CourseTree,
-    ExerciseRead,
-    LanguageRead,
-    LessonNode,
-    LessonRead,
-    OptionRead,
-    SectionNode,
-    UnitNode,
 )
 
 QUALITY_ORDER = {"low": 0, "medium": 1, "high": 2}

@@ -1,0 +1,329 @@
+"""The per-entity upserts of a course import: rows matched by key (options by position, audio by format and
+quality, placements by lesson and exercise), only changed columns written, rows left out remembered."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
+
+from parla_curriculum.clients.media import (
+    MediaStorage,
+)
+from parla_curriculum.domain.document import (
+    CourseDocument,
+    DocExercise,
+    DocLesson,
+    DocOption,
+    DocSection,
+    DocUnit,
+    DocUse,
+)
+from parla_curriculum.models import (
+    AudioFile,
+    Course,
+    Exercise,
+    ExerciseOption,
+    Lesson,
+    LessonExercise,
+    LessonPrerequisite,
+    Section,
+    Unit,
+)
+from parla_curriculum.use_cases.content_changes import ContentChanges
+from parla_curriculum.use_cases.course_audio import AudioSource
+
+
+class CourseUpserts:
+    """What ``CourseImporter`` does per entity, over its session and media storage."""
+
+    session: AsyncSession
+    media: MediaStorage
+    _lesson_ids: list[uuid.UUID]
+
+    # --- hierarchy ---------------------------------------------------------------------------------
+
+    async def _upsert_sections(
+        self, course: Course, documents: list[DocSection], changes: ContentChanges
+    ) -> dict[str, Section]:
+        existing = {
+            row.key: row for row in await self.session.scalars(select(Section).where(Section.course_id == course.id))
+        }
+        result: dict[str, Section] = {}
+        for index, doc in enumerate(documents):
+            values = {
+                "name": doc.name,
+                "description": doc.description,
+                "cefr_level": doc.cefr_level,
+                "sort_order": index,
+            }
+            row = existing.pop(doc.key, None)
+            if row is None:
+                row = Section(id=uuid7(), course_id=course.id, key=doc.key, **values)
+                self.session.add(row)
+                changes.created.append(row)
+            else:
+                changes.apply(row, values)
+            result[doc.key] = row
+        for row in existing.values():
+            changes.remove(row)
+        await self.session.flush()
+        return result
+
+    async def _upsert_units(
+        self, course: Course, document: CourseDocument, sections: dict[str, Section], changes: ContentChanges
+    ) -> dict[str, Unit]:
+        existing = {
+            row.key: row
+            for row in await self.session.scalars(
+                select(Unit).join(Section, Section.id == Unit.section_id).where(Section.course_id == course.id)
+            )
+        }
+        result: dict[str, Unit] = {}
+        for section in document.sections:
+            for index, doc in enumerate(section.units):
+                result[doc.key] = self._upsert_unit(existing, sections[section.key], index, doc, changes)
+        for row in existing.values():
+            changes.remove(row)
+        await self.session.flush()
+        return result
+
+    def _upsert_unit(
+        self, existing: dict[str, Unit], section: Section, index: int, doc: DocUnit, changes: ContentChanges
+    ) -> Unit:
+        values = {
+            "section_id": section.id,
+            "name": doc.name,
+            "description": doc.description,
+            "color": doc.color,
+            "icon_url": doc.icon_url,
+            "sort_order": index,
+        }
+        row = existing.pop(doc.key, None)
+        if row is None:
+            row = Unit(id=uuid7(), key=doc.key, **values)
+            self.session.add(row)
+            changes.created.append(row)
+        else:
+            changes.apply(row, values)
+        return row
+
+    async def _upsert_lessons(
+        self, document: CourseDocument, units: dict[str, Unit], changes: ContentChanges
+    ) -> dict[str, Lesson]:
+        course_lessons = await self._course_lessons(document.key)
+        existing = {row.key: row for row in course_lessons}
+        # Placements and prerequisites of every lesson, removed ones included, are diffed (and announced).
+        self._lesson_ids = [row.id for row in course_lessons]
+        result: dict[str, Lesson] = {}
+        for unit_doc in document.units():
+            for index, doc in enumerate(unit_doc.lessons):
+                result[doc.key] = self._upsert_lesson(existing, units[unit_doc.key], index, doc, changes)
+        for row in existing.values():
+            changes.remove(row)
+        self._lesson_ids += [row.id for row in result.values() if row.id not in set(self._lesson_ids)]
+        await self.session.flush()
+        return result
+
+    async def _course_lessons(self, course_key: str) -> list[Lesson]:
+        return list(
+            await self.session.scalars(
+                select(Lesson)
+                .join(Unit, Unit.id == Lesson.unit_id)
+                .join(Section, Section.id == Unit.section_id)
+                .join(Course, Course.id == Section.course_id)
+                .where(Course.key == course_key)
+            )
+        )
+
+    def _upsert_lesson(
+        self, existing: dict[str, Lesson], unit: Unit, index: int, doc: DocLesson, changes: ContentChanges
+    ) -> Lesson:
+        values = {
+            "unit_id": unit.id,
+            "name": doc.name,
+            "description": doc.description,
+            "xp_reward": doc.xp_reward,
+            "estimated_minutes": doc.estimated_minutes,
+            "sort_order": index,
+        }
+        row = existing.pop(doc.key, None)
+        if row is None:
+            row = Lesson(id=uuid7(), key=doc.key, **values)
+            self.session.add(row)
+            changes.created.append(row)
+        else:
+            changes.apply(row, values)
+        return row
+
+    # --- exercises ---------------------------------------------------------------------------------
+
+    async def _upsert_exercises(
+        self,
+        course: Course,
+        document: CourseDocument,
+        types: dict[str, uuid.UUID],
+        audio_sources: dict[tuple[str, str, str], AudioSource],
+        changes: ContentChanges,
+    ) -> dict[str, Exercise]:
+        session = self.session
+        existing = {
+            row.key: row for row in await session.scalars(select(Exercise).where(Exercise.course_id == course.id))
+        }
+        exercise_ids = [row.id for row in existing.values()]
+        options: dict[uuid.UUID, list[ExerciseOption]] = defaultdict(list)
+        audio: dict[uuid.UUID, dict[tuple[str, str], AudioFile]] = defaultdict(dict)
+        if exercise_ids:
+            for option in await session.scalars(
+                select(ExerciseOption)
+                .where(ExerciseOption.exercise_id.in_(exercise_ids))
+                .order_by(ExerciseOption.sort_order)
+            ):
+                options[option.exercise_id].append(option)
+            for audio_file in await session.scalars(select(AudioFile).where(AudioFile.exercise_id.in_(exercise_ids))):
+                audio[audio_file.exercise_id][(audio_file.file_format, audio_file.quality_level)] = audio_file
+
+        result: dict[str, Exercise] = {}
+        for doc in document.exercises():
+            correct_answer = (
+                doc.answer
+                if doc.answer is not None
+                else next((option.text for option in doc.options if option.correct), "")
+            )
+            values = {
+                "exercise_type_id": types[doc.type],
+                "prompt": doc.prompt,
+                "correct_answer": correct_answer,
+                "alternative_answers": list(doc.alternatives) or None,
+                "explanation": doc.explanation,
+                "hint": doc.hint,
+                "difficulty_level": doc.difficulty_level,
+                "estimated_seconds": doc.estimated_seconds,
+                "metadata_": doc.metadata,
+            }
+            row = existing.pop(doc.key, None)
+            if row is None:
+                row = Exercise(id=uuid7(), course_id=course.id, key=doc.key, **values)
+                session.add(row)
+                changes.created.append(row)
+            else:
+                changes.apply(row, values)
+            result[doc.key] = row
+        await session.flush()
+        for doc in document.exercises():
+            row = result[doc.key]
+            self._upsert_options(row, doc.options, options.pop(row.id, []), changes)
+            await self._upsert_audio(row, doc, audio.pop(row.id, {}), audio_sources, changes)
+        for row in existing.values():
+            for option in options.pop(row.id, []):
+                changes.remove(option)
+            for audio_file in audio.pop(row.id, {}).values():
+                changes.remove(audio_file)
+            changes.remove(row)
+        await session.flush()
+        return result
+
+    def _upsert_options(
+        self, exercise: Exercise, documents: list[DocOption], existing: list[ExerciseOption], changes: ContentChanges
+    ) -> None:
+        for index, doc in enumerate(documents):
+            values = {"option_text": doc.text, "is_correct": doc.correct, "sort_order": index}
+            if index < len(existing):
+                changes.apply(existing[index], values)
+            else:
+                # Random (v4) ids: time-ordered ones would give away the authored order of the options.
+                row = ExerciseOption(id=uuid.uuid4(), exercise_id=exercise.id, **values)
+                self.session.add(row)
+                changes.created.append(row)
+        for row in existing[len(documents) :]:
+            changes.remove(row)
+
+    async def _upsert_audio(
+        self,
+        exercise: Exercise,
+        doc: DocExercise,
+        existing: dict[tuple[str, str], AudioFile],
+        sources: dict[tuple[str, str, str], AudioSource],
+        changes: ContentChanges,
+    ) -> None:
+        for audio in doc.audio:
+            source = sources[(doc.key, audio.format, audio.quality)]
+            if source.source is not None:
+                await self.media.put(source.source, source.file_path)
+            values: dict[str, Any] = {"file_path": source.file_path, "is_active": True}
+            if source.source is not None:
+                values |= {
+                    "file_size_bytes": source.metadata.file_size_bytes,
+                    "duration_seconds": source.metadata.duration_seconds,
+                    "sample_rate": source.metadata.sample_rate,
+                    "bit_rate": source.metadata.bit_rate,
+                }
+            row = existing.pop((audio.format, audio.quality), None)
+            if row is None:
+                row = AudioFile(
+                    id=uuid7(), exercise_id=exercise.id, file_format=audio.format, quality_level=audio.quality, **values
+                )
+                self.session.add(row)
+                changes.created.append(row)
+            else:
+                changes.apply(row, values)
+        for row in existing.values():
+            changes.remove(row)
+
+    async def _upsert_placements(
+        self,
+        document: CourseDocument,
+        lessons: dict[str, Lesson],
+        exercises: dict[str, Exercise],
+        changes: ContentChanges,
+    ) -> None:
+        lesson_ids = self._lesson_ids
+        existing: dict[tuple[uuid.UUID, uuid.UUID], LessonExercise] = {}
+        if lesson_ids:
+            existing = {
+                (row.lesson_id, row.exercise_id): row
+                for row in await self.session.scalars(
+                    select(LessonExercise).where(LessonExercise.lesson_id.in_(lesson_ids))
+                )
+            }
+        for lesson_doc in document.lessons():
+            lesson = lessons[lesson_doc.key]
+            for index, entry in enumerate(lesson_doc.entries):
+                key = entry.use if isinstance(entry, DocUse) else entry.key
+                exercise = exercises[key]
+                row = existing.pop((lesson.id, exercise.id), None)
+                if row is None:
+                    row = LessonExercise(id=uuid7(), lesson_id=lesson.id, exercise_id=exercise.id, sort_order=index)
+                    self.session.add(row)
+                    changes.created.append(row)
+                else:
+                    changes.apply(row, {"sort_order": index})
+        for row in existing.values():
+            changes.remove(row)
+
+    async def _upsert_prerequisites(
+        self, document: CourseDocument, lessons: dict[str, Lesson], changes: ContentChanges
+    ) -> None:
+        lesson_ids = self._lesson_ids
+        existing: dict[tuple[uuid.UUID, uuid.UUID], LessonPrerequisite] = {}
+        if lesson_ids:
+            existing = {
+                (row.lesson_id, row.prerequisite_lesson_id): row
+                for row in await self.session.scalars(
+                    select(LessonPrerequisite).where(LessonPrerequisite.lesson_id.in_(lesson_ids))
+                )
+            }
+        for lesson_doc in document.lessons():
+            lesson = lessons[lesson_doc.key]
+            for prerequisite_key in dict.fromkeys(lesson_doc.prerequisites):
+                prerequisite = lessons[prerequisite_key]
+                if existing.pop((lesson.id, prerequisite.id), None) is None:
+                    row = LessonPrerequisite(id=uuid7(), lesson_id=lesson.id, prerequisite_lesson_id=prerequisite.id)
+                    self.session.add(row)
+                    changes.created.append(row)
+        for row in existing.values():
+            changes.remove(row)
