@@ -4,7 +4,8 @@ Builds a data set in a database of its own on a PostgreSQL server (a private emb
 then times the statements the services issue on their hot paths, imported from the services themselves: the
 lesson start, answer, completion, practice, review forecast, ``/me`` and course-map SQL of progress
 (``parla_progress.use_cases``),
-analytics' set-based consumer writes (``parla_analytics.activity``) and reports (``parla_analytics.queries``),
+analytics' set-based consumer writes (``parla_analytics.use_cases.activity``) and reports
+(``parla_analytics.use_cases.reports``),
 plus the ORM-issued reads of ``/users/me``, refresh and token housekeeping (identity),
 written out as the ORM sends them. Prints p50/p95 per statement and, with ``--explain``, each plan
 (``EXPLAIN (ANALYZE, BUFFERS)``):
@@ -54,8 +55,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from uuid_utils.compat import uuid7
 
-from parla_analytics import activity
-from parla_analytics import queries as analytics
+from parla_analytics.domain.activity import week_start
+from parla_analytics.use_cases import activity
+from parla_analytics.use_cases import reports as analytics
 from parla_progress import events
 from parla_progress.use_cases import answers, completion, learners, reviews, sessions, views
 from parla_shared.events.envelope import EventEnvelope, new_event
@@ -448,7 +450,7 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
 
 
 def consumer_statements(pool: list[Learner]) -> list[Timed]:
-    """Analytics' set-based writes for a batch of progress events (parla_analytics.activity), rolled back."""
+    """Analytics' set-based writes for a batch of progress events (parla_analytics.use_cases.activity), rolled back."""
     now = datetime.now(UTC)
 
     def batch() -> list[Learner]:
@@ -466,7 +468,7 @@ def consumer_statements(pool: list[Learner]) -> list[Timed]:
 
     def active_weeks(_: Learner) -> list[Any]:
         users = [x.user_id for x in batch()]
-        return [users, [activity.week_start(now.date())] * len(users)]
+        return [users, [week_start(now.date())] * len(users)]
 
     return [
         Timed("analytics consumer: erased among batch", activity.ERASED_AMONG,

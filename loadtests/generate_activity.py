@@ -23,7 +23,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from parla_analytics.audit import entry_hash
+from parla_analytics.domain.audit_chain import entry_hash
 from parla_analytics.partitions import ensure_partitions
 from parla_analytics.settings import DEV_AUDIT_HMAC_KEY
 from parla_shared.db import SystemPath

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from conftest import Producer, wait_processed
 
-from parla_analytics.audit import entry_hash
+from parla_analytics.domain.audit_chain import entry_hash
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.envelope import EventEnvelope
 from parla_testing import TestEnvironment, TokenFactory, bearer

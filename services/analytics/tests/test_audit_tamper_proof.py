@@ -16,8 +16,8 @@ import pytest
 from conftest import Producer, wait_processed
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parla_analytics.audit import canonical_entry
 from parla_analytics.checkpoints import CheckpointFile, write_checkpoint
+from parla_analytics.domain.audit_chain import canonical_entry
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.envelope import EventEnvelope
 from parla_testing import TestEnvironment, TokenFactory, bearer

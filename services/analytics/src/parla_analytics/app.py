@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from parla_analytics.api import ActivityController, AuditController, ReportsController
 from parla_analytics.checkpoints import CheckpointFile, maintain_checkpoints
 from parla_analytics.consumers import subscriptions
-from parla_analytics.controllers import ActivityController, AuditController, ReportsController
 from parla_analytics.partitions import maintain_partitions
 from parla_analytics.settings import AnalyticsSettings
 from parla_shared.service import ServiceDefinition, build_service_app

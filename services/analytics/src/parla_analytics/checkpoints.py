@@ -95,7 +95,7 @@ async def write_checkpoint(engine: AsyncEngine, audit_key: bytes, file: Checkpoi
     A head that does not prove genuine (rewritten entries, a head behind the last checkpoint) is never pinned:
     it is logged as an error, and ``/audit-log/verify`` names the entry.
     """
-    from parla_analytics.audit import verify_since  # audit imports Checkpoint from here
+    from parla_analytics.use_cases.audit_log import verify_since  # audit imports Checkpoint from here
 
     log = await asyncio.to_thread(file.read)
     newest = log.newest

@@ -16,9 +16,10 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_analytics import activity
-from parla_analytics.activity import Activity, ExerciseTally, LessonTally, as_uuid, valid_ip
-from parla_analytics.audit import AuditEntry, append_audit_entry
+from parla_analytics.domain.activity import as_uuid, valid_ip
+from parla_analytics.use_cases import activity
+from parla_analytics.use_cases.activity import Activity, ExerciseTally, LessonTally
+from parla_analytics.use_cases.audit_log import AuditEntry, append_audit_entry
 from parla_shared.db import driver_connection
 from parla_shared.events.consumer import Subscription
 from parla_shared.events.envelope import EventEnvelope

@@ -12,11 +12,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from parla_analytics import queries
-from parla_analytics.audit import ChainVerification, verify_chain
+from parla_analytics.api.schemas import AuditPage, AuditVerificationRead
 from parla_analytics.checkpoints import CheckpointFile
-from parla_analytics.schemas import AuditPage, AuditVerificationRead
 from parla_analytics.settings import AnalyticsSettings
+from parla_analytics.use_cases import reports as queries
+from parla_analytics.use_cases.audit_log import ChainVerification, verify_chain
 from parla_shared.auth import requires_admin
 from parla_shared.problems import Problem, problem_responses
 

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_analytics.schemas import (
+from parla_analytics.api.schemas import (
     ActivityPage,
     ActivityRead,
     AuditEntryRead,

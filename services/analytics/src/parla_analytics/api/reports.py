@@ -11,13 +11,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_analytics import queries
-from parla_analytics.schemas import (
+from parla_analytics.api.schemas import (
     CourseCompletionRates,
     DailyActiveRange,
     LessonExerciseAccuracy,
     RetentionCohorts,
 )
+from parla_analytics.use_cases import reports as queries
 from parla_shared.auth import requires_admin
 from parla_shared.problems import Problem, problem_responses
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,37 +13,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_analytics.domain.activity import utc_date, valid_ip, week_start
 from parla_shared.db import driver_connection
-
-
-def week_start(day: date) -> date:
-    """The Monday starting ``day``'s ISO week."""
-    return day - timedelta(days=day.weekday())
-
-
-def utc_date(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-def valid_ip(value: str | None) -> str | None:
-    """The address if it is one (the envelope carries what the edge saw), otherwise nothing."""
-    if not value:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
-
-
-def as_uuid(value: Any) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _user_lock_key(user_id: UUID) -> str:

@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_analytics import queries
-from parla_analytics.schemas import ActivityPage
+from parla_analytics.api.schemas import ActivityPage
+from parla_analytics.use_cases import reports as queries
 from parla_shared.auth import Principal, requires_admin, requires_user
 from parla_shared.db import SystemPath, route_system_path
 from parla_shared.problems import problem_responses

@@ -1,0 +1,1 @@
+"""Analytics' pure rules: the audit chain's hash, and the activity log's days, weeks, addresses and ids."""
