@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from parla_shared.contracts import decode
 from parla_shared.events.bus import EventBus, stream_name
 from parla_shared.events.consumer import EventConsumer, Subscription
 from parla_shared.events.envelope import EventEnvelope, encode_event, new_event
@@ -25,6 +26,12 @@ from parla_shared.settings import ServiceSettings
 from parla_testing import RestartableNats, TestEnvironment
 
 IDENTITY = MessagingTables("identity")
+
+
+class ProbeCreated(msgspec.Struct, frozen=True):
+    widget_id: uuid.UUID
+
+
 ANALYTICS = MessagingTables("analytics")
 
 
@@ -56,8 +63,11 @@ class Pipeline:
     durable: str
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures_left: int = 0
+    typed: bool = False  # decode the payload into its contract first, as the services' consumers do
 
     async def handle(self, session: AsyncSession, event: EventEnvelope) -> None:
+        if self.typed:
+            decode(event, ProbeCreated)
         if self.failures_left > 0:
             self.failures_left -= 1
             raise RuntimeError("transient failure")
@@ -277,6 +287,34 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered(
 
         await eventually(dead_lettered, timeout=30)
         assert await pipeline.effects([widget]) == {}
+
+
+async def test_a_payload_that_breaks_its_contract_is_dead_lettered_at_once_with_the_reason(
+    test_env: TestEnvironment, identity_engine: AsyncEngine, analytics_engine: AsyncEngine
+) -> None:
+    async with running_pipeline(test_env, identity_engine, analytics_engine, test_env.nats_url) as pipeline:
+        pipeline.typed = True
+        async with async_sessionmaker(identity_engine)() as session, session.begin():
+            await Outbox(IDENTITY, producer="identity").add(
+                session, "parla.identity.probe.created", {"widget_id": "not-a-uuid"}, subject_id=None
+            )
+        widget = await pipeline.create_widget()  # a good one after it still goes through
+        await eventually(lambda: _all_applied(pipeline, [widget]))
+
+        async with analytics_engine.connect() as connection:
+            dead = (
+                await connection.execute(
+                    text(
+                        "SELECT deliveries, error FROM analytics.dead_letters WHERE consumer = :durable "
+                        "AND payload->'data'->>'widget_id' = 'not-a-uuid'"
+                    ),
+                    {"durable": pipeline.durable},
+                )
+            ).one()
+        assert dead.deliveries == 1  # not retried: every delivery would fail alike
+        assert "parla.identity.probe.created payload breaks its contract (ProbeCreated)" in dead.error
+        assert "widget_id" in dead.error
+        assert await pipeline.effects([widget]) == {widget: 1}
 
 
 async def test_several_relays_publish_each_event_once(

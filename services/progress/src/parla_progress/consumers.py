@@ -1,8 +1,9 @@
-"""Identity's events → the learner projection (timezone, daily goal) and erasure of deleted users (FR-5)."""
+"""Identity's events → the learner projection (timezone, daily goal) and erasure of deleted users (FR-5).
+
+Each payload is decoded into its contract (``parla_shared.contracts.identity``); one that breaks it is a dead
+letter with the reason."""
 
 from __future__ import annotations
-
-from uuid import UUID
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parla_progress import events
 from parla_progress.domain.learners import valid_goal, valid_timezone
 from parla_progress.use_cases.learners import erase_learner, upsert_learner
+from parla_shared.contracts import decode
+from parla_shared.contracts.identity import UserDeleted, UserRegistered, UserUpdated
 from parla_shared.events.consumer import Subscription
 from parla_shared.events.envelope import EventEnvelope
 
@@ -17,15 +20,19 @@ _log = structlog.get_logger("parla.progress.consumers")
 
 
 async def handle_identity_event(session: AsyncSession, event: EventEnvelope) -> None:
-    user_id = UUID(str(event.data["user_id"]))
     if event.type == events.USER_DELETED:
-        await erase_learner(session, user_id)
-        _log.info("learner erased", user_id=str(user_id))
+        deleted = decode(event, UserDeleted)
+        await erase_learner(session, deleted.user_id)
+        _log.info("learner erased", user_id=str(deleted.user_id))
         return
     if event.type in (events.USER_REGISTERED, events.USER_UPDATED):
-        timezone = valid_timezone(event.data.get("timezone"))
-        goal = valid_goal(event.data.get("daily_xp_goal"))
-        await upsert_learner(session, user_id, timezone, goal)
+        profile: UserRegistered | UserUpdated = (
+            decode(event, UserRegistered) if event.type == events.USER_REGISTERED else decode(event, UserUpdated)
+        )
+        # An unknown zone or goal keeps the learner's current one (or the default) rather than failing the event.
+        await upsert_learner(
+            session, profile.user_id, valid_timezone(profile.timezone), valid_goal(profile.daily_xp_goal)
+        )
 
 
 IDENTITY_SUBSCRIPTION = Subscription(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uuid_utils.compat import uuid7
 
 from parla_shared.context import RequestContext, request_context
+from parla_shared.contracts import InvalidPayloadError
 from parla_shared.db import SystemPath, running_system_path
 from parla_shared.events.bus import EventBus, stream_name
 from parla_shared.events.envelope import EventEnvelope, decode_event
@@ -203,6 +204,11 @@ class EventConsumer:
             return
         try:
             await self._apply_all_once([event])
+        except InvalidPayloadError as exc:
+            # Its payload breaks its contract: every delivery would fail alike, so it is a dead letter at once.
+            await self._dead_letter(message, event, deliveries, str(exc))
+            await message.term()
+            return
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
             _log.warning(
                 "event handler failed",

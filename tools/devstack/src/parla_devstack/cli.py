@@ -33,6 +33,7 @@ from parla_devstack.backup import (
     restore,
     take_base_backup,
 )
+from parla_devstack.event_docs import events_command
 from parla_devstack.loadtest import loadtest as run_journey
 from parla_devstack.platform import TEST_PORTS, Infrastructure, Platform
 from parla_devstack.processes import EmbeddedPostgres, postgres_bin_dir
@@ -422,6 +423,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     load_parser.add_argument("--duration", default="5m", help="locust run time, e.g. 90s, 5m")
     load_parser.add_argument("--host", default="http://localhost:8080", help="the gateway")
     load_parser.set_defaults(handler=loadtest)
+
+    events_parser = commands.add_parser("events", help="write docs/asyncapi.json and docs/events.md from the contracts")
+    events_parser.add_argument("--check", action="store_true", help="only say whether they are up to date")
+    events_parser.set_defaults(handler=events_command)
 
 
 if __name__ == "__main__":  # ``python -m parla_devstack.cli run``: the same program as ``parla-dev run``

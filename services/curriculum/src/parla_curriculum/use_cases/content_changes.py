@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_curriculum import events
 from parla_curriculum.models import (
     ENTITIES,
     UUIDv7Base,
@@ -54,7 +55,7 @@ async def publish_change(
     new = None if action == "deleted" else _event_values(column_values(row))
     await outbox.add(
         session,
-        f"parla.curriculum.{entity}.{action}",
-        {"entity": entity, "id": row.id, "old": None if old is None else _event_values(old), "new": new},
+        events.content_change_type(entity, action),
+        events.ContentChanged(entity=entity, id=row.id, old=None if old is None else _event_values(old), new=new),
         subject_id=row.id,
     )

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
+from parla_curriculum import events
 from parla_curriculum.clients.media import (
     AudioFormatError,
     AudioMetadata,
@@ -135,14 +136,8 @@ class CourseImporter(CourseUpserts):
         result = ImportResult(course.id, course.key, len(changes.created), len(changes.updated), len(changes.deleted))
         await self.outbox.add(
             session,
-            "parla.curriculum.course.imported",
-            {
-                "course_id": course.id,
-                "key": course.key,
-                "created": result.created,
-                "updated": result.updated,
-                "deleted": result.deleted,
-            },
+            events.COURSE_IMPORTED,
+            events.CourseImported(course.id, course.key, result.created, result.updated, result.deleted),
             subject_id=course.id,
         )
         return result
