@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parla_identity.domain import accounts as rules
+from parla_shared.contracts.identity import DAILY_XP_GOALS, DEFAULT_DAILY_XP_GOAL
 from parla_shared.problems import InvalidFieldError
 
 
@@ -25,7 +26,7 @@ def test_the_placeholder_domain_is_reserved_for_provider_accounts() -> None:
         rules.valid_registration_email(f"someone{rules.PLACEHOLDER_EMAIL_DOMAIN}")
 
 
-@pytest.mark.parametrize("goal", rules.DAILY_XP_GOALS)
+@pytest.mark.parametrize("goal", DAILY_XP_GOALS)
 def test_each_daily_goal_choice_passes(goal: int) -> None:
     assert rules.valid_daily_xp_goal(goal) == goal
 
@@ -34,7 +35,7 @@ def test_a_goal_outside_the_choices_lists_them() -> None:
     with pytest.raises(InvalidFieldError, match="10, 20, 30, 50") as refused:
         rules.valid_daily_xp_goal(25)
     assert refused.value.field == "daily_xp_goal"
-    assert rules.DEFAULT_DAILY_XP_GOAL in rules.DAILY_XP_GOALS
+    assert DEFAULT_DAILY_XP_GOAL in DAILY_XP_GOALS
 
 
 @pytest.mark.parametrize("timezone", ["Europe/Madrid", "UTC", "America/Argentina/Buenos_Aires"])

@@ -24,6 +24,7 @@ from parla_identity.domain.passwords import hash_password
 from parla_identity.models import ADMIN_ROLE, RefreshToken, User, UserRole
 from parla_identity.use_cases import tokens
 from parla_identity.use_cases.context import Identity
+from parla_shared.contracts.identity import DAILY_XP_GOALS
 from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import InvalidFieldError, Problem
@@ -32,7 +33,6 @@ SEED_DOMAIN = "load.parla.test"
 SEED_PASSWORD = "Learner-pass1"  # noqa: S105 - documented password of the seeded load-test accounts
 MAX_SEEDED = 1_000_000
 _TIMEZONES = ("Europe/Madrid", "America/New_York", "UTC", "Asia/Tokyo", "America/Sao_Paulo")
-_GOALS = (10, 20, 30, 50)
 _SEEDED_EMAIL = re.compile(rf"^(learner|admin)-(\d+)@{re.escape(SEED_DOMAIN)}$")
 
 
@@ -97,7 +97,7 @@ async def _create_accounts(
     announced: list[EventEnvelope] = []
     for kind, n in missing:
         user_id, email, name = uuid.uuid4(), seeded_email(kind, n), f"{kind.capitalize()} {n}"
-        timezone, goal = _TIMEZONES[n % len(_TIMEZONES)], _GOALS[n % len(_GOALS)]
+        timezone, goal = _TIMEZONES[n % len(_TIMEZONES)], DAILY_XP_GOALS[n % len(DAILY_XP_GOALS)]
         existing[email] = user_id
         users.append(
             {

@@ -27,6 +27,10 @@ USER_DELETED: Final = "parla.identity.user.deleted"
 USER_ROLE_GRANTED: Final = "parla.identity.user.role_granted"
 USER_ROLE_REVOKED: Final = "parla.identity.user.role_revoked"
 
+# The daily XP goals a learner may choose (FR-12): identity refuses any other, progress counts days against it.
+DAILY_XP_GOALS: Final = (10, 20, 30, 50)
+DEFAULT_DAILY_XP_GOAL: Final = 20
+
 # Version 2 of ``registered``/``updated`` carries no personal data (above).
 PERSONAL_DATA_VERSION: Final = 2
 # Profile fields whose values stay in identity: events say that they changed, never what they hold.
@@ -34,7 +38,8 @@ PERSONAL_FIELDS = frozenset({"email", "name", "avatar_url"})
 
 
 class UserRegistered(msgspec.Struct, frozen=True):
-    """A new account, by password or a provider (``method``: ``password``/``google``/``tiktok``)."""
+    """A new account, by password or a provider (``method``: ``password``/``google``/``tiktok``); ``daily_xp_goal``
+    is one of ``DAILY_XP_GOALS``."""
 
     user_id: UUID
     timezone: str

@@ -1,4 +1,5 @@
-"""What an account's fields may hold. A refused field raises ``InvalidFieldError`` (a 422 problem naming it)."""
+"""What an account's fields may hold (the daily goal's choices are part of identity's event contract). A refused
+field raises ``InvalidFieldError`` (a 422 problem naming it)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parla_identity.domain.passwords import password_policy_violation
+from parla_shared.contracts.identity import DAILY_XP_GOALS
 from parla_shared.problems import InvalidFieldError
 
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-DAILY_XP_GOALS = (10, 20, 30, 50)
-DEFAULT_DAILY_XP_GOAL = 20
 # Reserved for provider accounts without an email (TikTok).
 PLACEHOLDER_EMAIL_DOMAIN = "@users.parla.invalid"
 

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_identity import events
-from parla_identity.domain.accounts import DEFAULT_DAILY_XP_GOAL, valid_email, valid_password
+from parla_identity.domain.accounts import valid_email, valid_password
 from parla_identity.domain.passwords import hash_password
 from parla_identity.models import User, UserRole
 from parla_identity.use_cases.context import Identity
 from parla_identity.use_cases.tokens import revoke_all_refresh_tokens
+from parla_shared.contracts.identity import DEFAULT_DAILY_XP_GOAL
 from parla_shared.events.outbox import Outbox
 
 

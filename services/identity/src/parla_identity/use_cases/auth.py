@@ -15,6 +15,7 @@ from parla_identity.models import User
 from parla_identity.use_cases import accounts, limits, one_time_tokens, tokens
 from parla_identity.use_cases.context import Identity
 from parla_shared.context import request_context
+from parla_shared.contracts.identity import DEFAULT_DAILY_XP_GOAL
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -42,7 +43,7 @@ async def register(
     goal = (
         account_rules.valid_daily_xp_goal(data.daily_xp_goal)
         if data.daily_xp_goal is not None
-        else account_rules.DEFAULT_DAILY_XP_GOAL
+        else DEFAULT_DAILY_XP_GOAL
     )
     if await accounts.email_taken(session, email):
         raise _email_taken()

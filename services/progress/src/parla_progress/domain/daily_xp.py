@@ -6,10 +6,10 @@ that Los Angeles date even though it is already the next day in UTC.
 """
 
 from datetime import date, datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
-DailyXpGoal = Literal[10, 20, 30, 50]
+# One of identity's ``DAILY_XP_GOALS`` (parla_shared.contracts.identity, where the choices are defined).
+DailyXpGoal = int
 
 
 def local_date_for(now: datetime, tz: ZoneInfo) -> date:
