@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 from conftest import PASSWORD, code_from, events_of, login, new_email, register, user_with_token, wait_for_mail
 
-from parla_identity.api import auth as auth_controller
 from parla_identity.domain.passwords import bcrypt_cost
 from parla_identity.settings import IdentitySettings
+from parla_identity.use_cases import auth as auth_controller
 from parla_testing import bearer
 
 

@@ -65,13 +65,18 @@ class InvalidFieldError(ValueError):
         self.message = message
 
 
-def _invalid_field_to_problem(exc: InvalidFieldError) -> ProblemDetailsException:
+def invalid_field(field: str, message: str) -> Problem:
+    """The 422 problem naming one refused field (what an ``InvalidFieldError`` is answered with)."""
     return Problem(
         422,
         "Validation failed",
-        exc.message,
-        extra={"errors": [{"key": exc.field, "message": exc.message, "source": "body"}]},
+        message,
+        extra={"errors": [{"key": field, "message": message, "source": "body"}]},
     )
+
+
+def _invalid_field_to_problem(exc: InvalidFieldError) -> ProblemDetailsException:
+    return invalid_field(exc.field, exc.message)
 
 
 class FieldError(msgspec.Struct, frozen=True):

@@ -27,7 +27,7 @@ from parla_identity.use_cases.context import Identity
 from parla_shared.contracts.identity import DAILY_XP_GOALS
 from parla_shared.events.envelope import EventEnvelope
 from parla_shared.events.outbox import Outbox
-from parla_shared.problems import InvalidFieldError, Problem
+from parla_shared.problems import Problem, invalid_field
 
 SEED_DOMAIN = "load.parla.test"
 SEED_PASSWORD = "Learner-pass1"  # noqa: S105 - documented password of the seeded load-test accounts
@@ -62,17 +62,17 @@ async def seed_learners(
     if identity.settings.environment == "production":
         raise Problem(409, "Not in production", "load-test accounts are never seeded into a production database")
     if not 0 < learners <= MAX_SEEDED or not 0 <= admins <= MAX_SEEDED:
-        raise InvalidFieldError("count", f"learners must be 1 to {MAX_SEEDED}, admins 0 to {MAX_SEEDED}")
+        raise invalid_field("count", f"learners must be 1 to {MAX_SEEDED}, admins 0 to {MAX_SEEDED}")
     wanted = [("learner", n) for n in range(1, learners + 1)] + [("admin", n) for n in range(1, admins + 1)]
     existing = await _existing_seeded(session)
     missing = [(kind, n) for kind, n in wanted if seeded_email(kind, n) not in existing]
     if missing:
         await _create_accounts(identity, session, outbox, missing, existing)
-    tokens = [tokens.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted]
-    await session.execute(insert(RefreshToken), [row for _, row in tokens])
+    issued = [tokens.new_refresh_token(identity, existing[seeded_email(kind, n)]) for kind, n in wanted]
+    await session.execute(insert(RefreshToken), [row for _, row in issued])
     accounts = [
         SeededAccount(email=seeded_email(kind, n), user_id=row["user_id"], refresh_token=refresh)
-        for (kind, n), (refresh, row) in zip(wanted, tokens, strict=True)
+        for (kind, n), (refresh, row) in zip(wanted, issued, strict=True)
     ]
     return SeedResult(learners=accounts[:learners], admins=accounts[learners:], created=len(missing))
 
