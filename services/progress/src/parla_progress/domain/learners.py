@@ -1,13 +1,12 @@
 """The learner's own settings as progress keeps them: an IANA time zone and a daily XP goal (FR-12)."""
 
-from typing import Final, get_args
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parla_progress.domain.daily_xp import DailyXpGoal
+# The goal's choices are identity's (the learner picks them there): defined once, in its event contract.
+from parla_shared.contracts.identity import DAILY_XP_GOALS, DEFAULT_DAILY_XP_GOAL
 
 DEFAULT_TIMEZONE: Final = "UTC"
-DEFAULT_DAILY_XP_GOAL: Final[DailyXpGoal] = 20
-DAILY_XP_GOALS: Final[tuple[int, ...]] = get_args(DailyXpGoal)
 MAX_TIMEZONE_LENGTH: Final = 50  # learners.timezone is VARCHAR(50)
 
 
@@ -33,3 +32,14 @@ def valid_timezone(name: object) -> str | None:
 def valid_goal(goal: object) -> int | None:
     """The goal when it is one of the offered choices, otherwise None."""
     return goal if isinstance(goal, int) and goal in DAILY_XP_GOALS else None
+
+
+__all__ = [
+    "DAILY_XP_GOALS",
+    "DEFAULT_DAILY_XP_GOAL",
+    "DEFAULT_TIMEZONE",
+    "MAX_TIMEZONE_LENGTH",
+    "learner_zone",
+    "valid_goal",
+    "valid_timezone",
+]
