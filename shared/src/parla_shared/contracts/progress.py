@@ -41,7 +41,8 @@ class LessonStarted(msgspec.Struct, frozen=True):
 
 
 class ExerciseAnswered(msgspec.Struct, frozen=True):
-    """One answer in a session, graded."""
+    """One answer in a session, graded; ``time_spent_seconds`` as the app measured it (progress sends whole
+    seconds; consumers take fractions too)."""
 
     user_id: UUID
     course_id: UUID
@@ -50,7 +51,7 @@ class ExerciseAnswered(msgspec.Struct, frozen=True):
     exercise_id: UUID
     correct: bool
     attempt_number: int
-    time_spent_seconds: int
+    time_spent_seconds: float
     hints_used: int
     hearts_lost: int
     xp_earned: int
