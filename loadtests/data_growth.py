@@ -59,7 +59,7 @@ from parla_analytics.domain.activity import week_start
 from parla_analytics.use_cases import activity
 from parla_analytics.use_cases import reports as analytics
 from parla_progress import events
-from parla_progress.use_cases import answers, completion, learners, reviews, sessions, views
+from parla_progress.use_cases import answers, completion, leagues, learners, reviews, sessions, views
 from parla_shared.events.envelope import EventEnvelope, new_event
 from parla_shared.events.outbox import Outbox
 from parla_shared.provisioning.environment import role_passwords
@@ -417,7 +417,7 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
         )  # fmt: skip
         return [x.session_id, x.user_id, x.course_id, x.lesson_id, 80, 10, now, today, 10, False, 300, 5, None, 130,
                 1, 3, today, now + timedelta(days=2), 0, True, 0, "[]", [], json.dumps({"score": 80}),
-                _event(events.LESSON_COMPLETED, completed, x.user_id), 0]  # fmt: skip
+                _event(events.LESSON_COMPLETED, completed, x.user_id), 0, False, today, 0, 10, 30]  # fmt: skip
 
     return [
         Timed("start: limits and enrolments", sessions.READ_BEFORE,
@@ -441,6 +441,7 @@ def statements(lesson_ids: list[UUID]) -> list[Timed]:
               lambda x: [x.user_id, x.course_id, lesson_ids], "progress"),
         Timed("practice: most due exercises", reviews.MOST_DUE,
               lambda x: [x.user_id, x.course_id, now, 10], "progress"),
+        Timed("league leaderboard", leagues.LEADERBOARD, lambda x: [x.user_id, today], "progress"),
         Timed("review forecast", reviews.DUE_PER_DAY,
               lambda x: [x.user_id, "UTC", today, midnight + timedelta(days=14)], "progress"),
         Timed("identity /users/me (ORM)", USERS_ME, lambda x: [x.user_id], "identity"),

@@ -15,7 +15,7 @@ Spanish course (200 when a previous run already did), then loops: reads the cour
 ``If-None-Match``) and its progress, starts the first available lesson (a practice session of the most due
 exercises instead when out of hearts, and one loop in five once a lesson is completed), answers every exercise
 after a 4-12 s pause — about one answer in five wrong, so hearts move — and completes; now and then it reads
-``/me``, its achievements, its review forecast and its profile. A few admins (``fixed_count``) read
+``/me``, its achievements, its review forecast, its league's leaderboard and its profile. A few admins (``fixed_count``) read
 the analytics reports. A 503 (load shedding) or 429 (rate limit) is counted as a failure and retried after its
 ``Retry-After``.
 
@@ -176,6 +176,8 @@ class Learner(Client):
             self.call("GET", f"{PRO}/me/achievements", f"GET {PRO}/me/achievements")
         if random.random() < 0.15:
             self.call("GET", f"{PRO}/me/review-forecast", f"GET {PRO}/me/review-forecast")
+        if random.random() < 0.3:
+            self.call("GET", f"{PRO}/leagues/current", f"GET {PRO}/leagues/current")
         if random.random() < 0.15:
             self.call("GET", f"{ID}/users/me", f"GET {ID}/users/me")
 

@@ -202,13 +202,23 @@ async def test_streak_freezes_and_league_results_are_logged_as_activity(
     learner_id = uuid4()
     used = {"freezes_used": 1, "freezes_left": 0, "streak_kept": True, "current_streak": 9, "local_date": "2031-06-04"}
     earned = {"freezes_earned": 1, "freezes": 1, "reason": "xp_milestone"}
+    result = {
+        "week": "2033-05-02",
+        "tier": "gold",
+        "rank": 1,
+        "xp": 1000,
+        "outcome": "promoted",
+        "new_tier": "sapphire",
+    }
     emitted = [
         await producers["progress"].emit("parla.progress.streak.freeze_earned", {"user_id": str(learner_id), **earned}),
         await producers["progress"].emit("parla.progress.streak.freeze_used", {"user_id": str(learner_id), **used}),
+        await producers["progress"].emit("parla.progress.league.result", {"user_id": str(learner_id), **result}),
     ]
     await wait_processed(analytics_db, *emitted)
     items = (await client.get("/me/activity", headers=bearer(make_token(learner_id)))).json()["items"]
     assert [(item["activity_type"], item["activity_data"]) for item in reversed(items)] == [
         ("streak_freeze_earned", earned),
         ("streak_freeze_used", used),
+        ("league_result", result),
     ]

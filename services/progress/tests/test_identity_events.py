@@ -24,6 +24,7 @@ PROGRESS_TABLES = (
     "user_lesson_progress",
     "user_exercise_interactions",
     "exercise_memory",
+    "league_memberships",
     "user_daily_xp",
     "user_hearts_log",
     "user_achievements",

@@ -53,6 +53,7 @@ PROGRESS_ACTIVITY = {
     progress_events.ACHIEVEMENT_UNLOCKED: "achievement_unlocked",
     progress_events.STREAK_FREEZE_USED: "streak_freeze_used",
     progress_events.STREAK_FREEZE_EARNED: "streak_freeze_earned",
+    progress_events.LEAGUE_RESULT: "league_result",
 }
 # The contract of each event type with a single subject (curriculum's content changes are a family, below).
 _CONTRACTS: dict[str, type[msgspec.Struct]] = {

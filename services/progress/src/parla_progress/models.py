@@ -48,6 +48,9 @@ class Learner(_ProgressBase):
     perfect_lessons: Mapped[int] = mapped_column(Integer, server_default="0")
     skills_completed: Mapped[int] = mapped_column(Integer, server_default="0")
     streak_freezes: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    league_tier: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    league_week: Mapped[date | None] = mapped_column(Date)
+    league_cohort_id: Mapped[UUID | None] = mapped_column(PG_UUID(as_uuid=True))
     last_active_at: Mapped[datetime | None] = mapped_column(_TS)
     created_at: Mapped[datetime] = mapped_column(_TS, server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(_TS, server_default=text("now()"))
@@ -220,6 +223,34 @@ class ExerciseMemory(_ProgressBase):
     reviews: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
+class LeagueMembership(_ProgressBase):
+    """A learner's XP of one league week in their cohort (``domain/leagues.py``)."""
+
+    __tablename__ = "league_memberships"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    tier: Mapped[int] = mapped_column(SmallInteger)
+    cohort_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True))
+    xp: Mapped[int] = mapped_column(Integer)
+    xp_reached_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class LeagueResult(_ProgressBase):
+    """A learner's rank and outcome at a league week's end."""
+
+    __tablename__ = "league_results"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    cohort_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True))
+    tier: Mapped[int] = mapped_column(SmallInteger)
+    rank: Mapped[int] = mapped_column(Integer)
+    xp: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(10))
+    new_tier: Mapped[int] = mapped_column(SmallInteger)
+
+
 class ErasedUser(_ProgressBase):
     """A user identity has deleted: their progress is gone and must not come back (FR-5)."""
 
@@ -234,6 +265,8 @@ USER_TABLES: tuple[type[_ProgressBase], ...] = (
     LessonSessionAnswer,
     UserExerciseInteraction,
     ExerciseMemory,
+    LeagueMembership,
+    LeagueResult,
     LessonSession,
     UserAchievement,
     UserHeartsLog,

@@ -28,6 +28,8 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
     practice_rewards_per_day: int = 5
     # A streak freeze is earned each time the learner's total XP crosses a multiple of this (up to 2 held).
     streak_freeze_xp_milestone: int = 500
+    # How often each replica looks for an ended league week to close (closing is done once, by whichever claims it).
+    league_week_check_seconds: float = 60.0
 
     # Abuse limits, "<hits>/<seconds>" (docs/decisions.md). Per account: exact across replicas, from the
     # learner's own rows. A learner answers at most every few seconds (the load test: one per 4-12 s).
@@ -54,6 +56,8 @@ class ProgressSettings(ServiceSettings, kw_only=True, frozen=True):
             raise ValueError("PARLA_PRACTICE_XP_REWARD must not be negative")
         if self.streak_freeze_xp_milestone < 1:
             raise ValueError("PARLA_STREAK_FREEZE_XP_MILESTONE must be at least 1")
+        if self.league_week_check_seconds <= 0:
+            raise ValueError("PARLA_LEAGUE_WEEK_CHECK_SECONDS must be positive")
         if self.practice_rewards_per_day < 0:
             raise ValueError("PARLA_PRACTICE_REWARDS_PER_DAY must not be negative")
         for name in _RATE_LIMITS:

@@ -12,6 +12,7 @@ from parla_progress.domain.streaks import (
     StreakState,
     earn_freezes,
     freezes_at,
+    grant_freeze,
     record_activity,
     streak_at,
 )
@@ -90,6 +91,8 @@ def test_freezes_are_earned_per_milestone_crossed_up_to_two() -> None:
     assert earn_freezes(0, 400, 499, 500) == 0
     assert earn_freezes(1, 450, 1600, 500) == MAX_FREEZES
     assert earn_freezes(2, 990, 1010, 500) == 2
+    assert grant_freeze(1) == 2
+    assert grant_freeze(2) == 2
 
 
 activity = st.tuples(

@@ -21,6 +21,7 @@ STREAK_EXTENDED: Final = "parla.progress.streak.extended"
 ACHIEVEMENT_UNLOCKED: Final = "parla.progress.achievement.unlocked"
 STREAK_FREEZE_USED: Final = "parla.progress.streak.freeze_used"
 STREAK_FREEZE_EARNED: Final = "parla.progress.streak.freeze_earned"
+LEAGUE_RESULT: Final = "parla.progress.league.result"
 
 
 class EnrollmentCreated(msgspec.Struct, frozen=True):
@@ -121,12 +122,26 @@ class StreakFreezeUsed(msgspec.Struct, frozen=True):
 
 
 class StreakFreezeEarned(msgspec.Struct, frozen=True):
-    """Freezes earned (``reason``: ``xp_milestone``) and how many the learner holds now."""
+    """Freezes earned (``reason``: ``xp_milestone`` or ``league_promotion``) and how many the learner holds now."""
 
     user_id: UUID
     freezes_earned: int
     freezes: int
     reason: str
+
+
+class LeagueResult(msgspec.Struct, frozen=True):
+    """A league week ended for the learner (weeks are Monday to Monday, UTC): their rank in the cohort, ``outcome``
+    ``promoted``/``stayed``/``demoted`` and the tier they move to; published once per member by whichever replica
+    closed the week."""
+
+    user_id: UUID
+    week: date
+    tier: str
+    rank: int
+    xp: int
+    outcome: str
+    new_tier: str
 
 
 _ANALYTICS = ("analytics",)
@@ -141,4 +156,5 @@ CONTRACTS = [
     EventContract(ACHIEVEMENT_UNLOCKED, AchievementUnlocked, "an achievement was unlocked", _ANALYTICS),
     EventContract(STREAK_FREEZE_USED, StreakFreezeUsed, "missed days took streak freezes", _ANALYTICS),
     EventContract(STREAK_FREEZE_EARNED, StreakFreezeEarned, "streak freezes were earned", _ANALYTICS),
+    EventContract(LEAGUE_RESULT, LeagueResult, "a league week ended for a learner", _ANALYTICS),
 ]

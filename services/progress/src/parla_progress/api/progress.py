@@ -18,6 +18,7 @@ from parla_progress.api.schemas import (
     EarnedAchievementRead,
     EnrollmentCreate,
     EnrollmentRead,
+    LeagueRead,
     MeRead,
     PracticeCreate,
     ReviewForecastRead,
@@ -27,6 +28,7 @@ from parla_progress.use_cases import views
 from parla_progress.use_cases.answers import answer_exercise
 from parla_progress.use_cases.completion import complete_session
 from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.leagues import current_league
 from parla_progress.use_cases.progress import ProgressService
 from parla_progress.use_cases.reviews import review_forecast, start_practice
 from parla_progress.use_cases.sessions import start_lesson
@@ -116,6 +118,14 @@ class ProgressController(Controller):
     )
     async def review_forecast(self, learner: NamedDependency[LearnerRequest]) -> ReviewForecastRead:
         return await review_forecast(learner)
+
+    @get(
+        "/leagues/current",
+        summary="The learner's weekly league: tier, and the cohort's XP leaderboard once they earned XP this week",
+        responses=problem_responses(401),
+    )
+    async def current_league(self, learner: NamedDependency[LearnerRequest]) -> LeagueRead:
+        return await current_league(learner)
 
     @post(
         "/sessions/{session_id:uuid}/answers",

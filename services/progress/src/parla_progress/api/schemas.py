@@ -138,3 +138,24 @@ class ReviewForecastRead(msgspec.Struct):
 
     timezone: str
     days: list[ReviewDayRead]
+
+
+class LeagueMemberRead(msgspec.Struct):
+    rank: int
+    user_id: UUID
+    xp: int
+    me: bool
+    # Where the member would go if the week ended now.
+    outcome: Literal["promoted", "stayed", "demoted"]
+
+
+class LeagueRead(msgspec.Struct):
+    """The learner's league this week: their tier and, once they earned XP this week, their cohort's leaderboard."""
+
+    week: date
+    ends_at: datetime
+    tier: str
+    joined: bool
+    promoted: int
+    demoted: int
+    members: list[LeagueMemberRead]

@@ -58,7 +58,8 @@ timezone, or ``now < until + m days``). An activity with ``m`` missed days:
 
 The streak shown at ``now`` counts the freezes the days missed so far would take: it stays while ``m <=
 freezes`` (``streak_at``), and the freezes shown are those left after them (``freezes_at``). Freezes are earned
-by XP milestones (``earn_freezes``), never beyond ``MAX_FREEZES``.
+by XP milestones (``earn_freezes``) and granted by league promotions (``grant_freeze``), never beyond
+``MAX_FREEZES``.
 
 Examples (January 2024; Pago Pago is UTC-11, Kiritimati UTC+14, 25 hours apart)
 ------------------------------------------------------------------------------
@@ -154,6 +155,11 @@ def earn_freezes(freezes: int, xp_before: int, xp_after: int, milestone: int) ->
     ``MAX_FREEZES``."""
     crossed = xp_after // milestone - xp_before // milestone
     return min(MAX_FREEZES, freezes + max(0, crossed))
+
+
+def grant_freeze(freezes: int) -> int:
+    """The freezes after one is granted (a league promotion), up to ``MAX_FREEZES``."""
+    return min(MAX_FREEZES, freezes + 1)
 
 
 def _missed_days(state: StreakState, last: date, today: date, now: datetime) -> int:

@@ -1,4 +1,5 @@
-"""Completing a session: score, XP, hearts (practice), streak, achievements and unlocking, awarded exactly once.
+"""Completing a session: score, XP, hearts (practice), streak and its freezes, achievements, unlocking and the
+week's league XP, awarded exactly once.
 
 In SQL on the request's asyncpg connection, like answering (``answers.py``): one read before the curriculum
 call, the learner's lock, one read of everything the rules need, then one statement for every write. The rules
@@ -22,6 +23,7 @@ from parla_progress.domain.achievements import LearnerStats, achievements_to_awa
 from parla_progress.domain.achievements import count_completed_skills as count_skills
 from parla_progress.domain.daily_xp import daily_goal_met, local_date_for
 from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
+from parla_progress.domain.leagues import COHORT_SIZE, week_of
 from parla_progress.domain.learners import learner_zone
 from parla_progress.domain.scoring import is_perfect, lesson_score
 from parla_progress.domain.streaks import StreakState, earn_freezes, record_activity
@@ -62,7 +64,8 @@ SELECT (SELECT result FROM lesson_sessions WHERE id = $1) AS result,
 """
 
 # Every write of a completion in one statement; the lesson's progress only for a lesson ($20), the hearts log and
-# the achievements only when there are some.
+# the achievements only when there are some; the week's league XP: joining ($27: the cohort counter names the
+# cohort, the learner row remembers it) or adding to the membership (domain/leagues.py).
 WRITE = f"""
 WITH lesson AS (
     INSERT INTO user_lesson_progress
@@ -86,10 +89,22 @@ WITH lesson AS (
         time_spent_seconds = user_daily_xp.time_spent_seconds + EXCLUDED.time_spent_seconds
 ), course AS (
     UPDATE user_courses SET total_xp = total_xp + $6, last_active_at = $7 WHERE user_id = $2 AND course_id = $3
+), league_count AS (
+    INSERT INTO league_cohort_counters (week, tier, joined) SELECT $28, $29, 1 WHERE $27
+    ON CONFLICT (week, tier) DO UPDATE SET joined = league_cohort_counters.joined + 1
+    RETURNING md5(week::text || '/' || tier::text || '/' || ((joined - 1) / $31)::text)::uuid AS cohort_id
+), league_join AS (
+    INSERT INTO league_memberships (week, user_id, tier, cohort_id, xp, xp_reached_at)
+    SELECT $28, $2, $29, cohort_id, $30, $7 FROM league_count
+), league_xp AS (
+    UPDATE league_memberships SET xp = xp + $30, xp_reached_at = $7
+     WHERE NOT $27 AND $30 > 0 AND week = $28 AND user_id = $2
 ), learner AS (
     UPDATE learners SET hearts = $12, hearts_refill_anchor = $13, total_xp = $14, current_streak = $15,
            longest_streak = $16, last_active_local_date = $17, streak_survives_until = $18, perfect_lessons = $19,
-           skills_completed = $21, last_active_at = $7, streak_freezes = $26
+           skills_completed = $21, last_active_at = $7, streak_freezes = $26,
+           league_week = CASE WHEN $27 THEN $28::date ELSE league_week END,
+           league_cohort_id = CASE WHEN $27 THEN (SELECT cohort_id FROM league_count) ELSE league_cohort_id END
      WHERE user_id = $2
 ), hearts_log AS (
     INSERT INTO user_hearts_log (user_id, action, hearts_before, hearts_after, reason, created_at)
@@ -226,6 +241,9 @@ async def _complete_session(
     achievements_xp = sum(achievement.xp_reward for achievement in awarded)
     total_xp += achievements_xp
     freezes = earn_freezes(streak.freezes, learner["total_xp"], total_xp, freeze_milestone_xp)
+    # The week's league: joined with the first XP of the week (a cohort of the learner's tier), added to after.
+    week = week_of(now)
+    joining_league = lesson_xp + achievements_xp > 0 and learner["league_week"] != week
     xp_today = (state["xp_today"] or 0) + lesson_xp + achievements_xp
     goal_met = daily_goal_met(xp_today, learner["daily_xp_goal"])
     time_spent: int = state["time_spent"]
@@ -301,6 +319,11 @@ async def _complete_session(
         msgspec.json.encode(result).decode(),
         Outbox.as_json(published),
         freezes,
+        joining_league,
+        week,
+        learner["league_tier"],
+        lesson_xp + achievements_xp,
+        COHORT_SIZE,
     )
     return result
 
