@@ -15,9 +15,9 @@ Spanish course (200 when a previous run already did), then loops: reads the cour
 ``If-None-Match``) and its progress, starts the first available lesson (a practice session of the most due
 exercises instead when out of hearts, and one loop in five once a lesson is completed), answers every exercise
 after a 4-12 s pause — about one answer in five wrong, so hearts move — and completes; now and then it reads
-``/me``, its achievements, its review forecast, its league's leaderboard and its profile. A few admins (``fixed_count``) read
-the analytics reports. A 503 (load shedding) or 429 (rate limit) is counted as a failure and retried after its
-``Retry-After``.
+``/me``, its achievements, its review forecast, its league's leaderboard and its profile. A few admins
+(``fixed_count``) read the analytics reports. A 503 (load shedding) or 429 (rate limit) is counted as a failure
+and retried after its ``Retry-After``.
 
 Settings (environment): ``PARLA_LOADTEST_ACCOUNTS`` (the seeded file, default ``.parla/loadtest/accounts.json``),
 ``PARLA_JOURNEY_ADMINS`` (3), ``PARLA_JOURNEY_PAUSE`` (``4,12`` seconds before each answer),
