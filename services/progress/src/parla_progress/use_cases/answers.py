@@ -11,7 +11,7 @@ learner, re-check under the lock, write everything in one statement.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -20,13 +20,11 @@ from uuid_utils.compat import uuid7
 
 from parla_progress import events
 from parla_progress.api.schemas import AnswerCreate, AnswerRead
-from parla_progress.clients.curriculum import CurriculumClient
-from parla_progress.domain.hearts import HeartsChange, HeartsState, hearts_at, lose_heart
+from parla_progress.domain.hearts import HeartsChange, hearts_at, lose_heart
 from parla_progress.domain.memory import MemoryState, rating_for, review
-from parla_progress.limits import Limits, refuse_over_limit
+from parla_progress.limits import refuse_over_limit
 from parla_progress.use_cases.context import LearnerRequest
-from parla_progress.use_cases.learners import lock_learner_row
-from parla_shared.events.envelope import EventEnvelope
+from parla_progress.use_cases.learners import hearts_changed_events, hearts_of, lock_learner_row
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -99,165 +97,130 @@ WITH interaction AS (
 async def answer_exercise(
     request: LearnerRequest, session_id: UUID, data: AnswerCreate, idempotency_key: str | None
 ) -> AnswerRead:
+    user_id, limits, interval = request.user_id, request.limits, request.settings.heart_interval
     async with request.transaction() as driver:
-        return await _answer_exercise(
-            driver,
-            user_id=request.user_id,
-            session_id=session_id,
-            data=data,
-            idempotency_key=idempotency_key,
-            now=request.clock.now(),
-            heart_interval=request.settings.heart_interval,
-            limits=request.limits,
-            curriculum=request.curriculum,
-            outbox=request.outbox,
+        now = request.clock.now()
+        limits.take_from_address(limits.answers_per_ip, "too many answers from this address")
+        limit = limits.answers_per_account
+        found = await driver.fetchrow(
+            READ_SESSION,
+            session_id,
+            user_id,
+            idempotency_key,
+            str(data.exercise_id),
+            now - timedelta(seconds=limit.window_seconds),
+            limit.hits - 1,
         )
+        if found is None:
+            raise Problem(404, "Session not found", f"session {session_id} does not exist")
+        if found["stored_response"] is not None:
+            return _replayed(found["stored_response"], data.exercise_id)
+        refuse_over_limit(found["limit_reached_at"], limit, now, "too many answers")
+        _ensure_active(found["status"])
+        lesson_id: UUID | None = found["lesson_id"]
+        if lesson_id is None:
+            raise Problem(400, "Exercise not in session", f"exercise {data.exercise_id} is not part of this session")
+        practice: bool = found["practice"]
+        grade = await request.curriculum.grade(data.exercise_id, data.answer, user_id)
 
+        learner = await lock_learner_row(driver, user_id)
+        recheck = await driver.fetchrow(RECHECK, session_id, idempotency_key, data.exercise_id, user_id)
+        if recheck["stored_response"] is not None:
+            return _replayed(recheck["stored_response"], data.exercise_id)
+        _ensure_active(recheck["status"])
+        state = hearts_of(learner)
+        hearts_before = hearts_at(state, now, interval=interval).hearts
+        new_state, changes = state, list[HeartsChange]()
+        if not practice:
+            if hearts_before == 0:
+                raise Problem(403, "Out of hearts", "no hearts left: this lesson cannot go on")
+            if not grade.correct:
+                new_state, changes = lose_heart(state, now, interval=interval)
+        hearts_now = hearts_at(new_state, now, interval=interval).hearts
+        hearts_lost = hearts_before - hearts_now
 
-async def _answer_exercise(
-    driver: asyncpg.Connection,
-    *,
-    user_id: UUID,
-    session_id: UUID,
-    data: AnswerCreate,
-    idempotency_key: str | None,
-    now: datetime,
-    heart_interval: timedelta,
-    limits: Limits,
-    curriculum: CurriculumClient,
-    outbox: Outbox,
-) -> AnswerRead:
-    limits.take_from_address(limits.answers_per_ip, "too many answers from this address")
-    limit = limits.answers_per_account
-    found = await driver.fetchrow(
-        READ_SESSION,
-        session_id,
-        user_id,
-        idempotency_key,
-        str(data.exercise_id),
-        now - timedelta(seconds=limit.window_seconds),
-        limit.hits - 1,
-    )
-    if found is None:
-        raise Problem(404, "Session not found", f"session {session_id} does not exist")
-    if found["stored_response"] is not None:
-        return _replayed(found["stored_response"], data.exercise_id)
-    refuse_over_limit(found["limit_reached_at"], limit, now, "too many answers")
-    _ensure_active(found["status"])
-    lesson_id: UUID | None = found["lesson_id"]
-    if lesson_id is None:
-        raise Problem(400, "Exercise not in session", f"exercise {data.exercise_id} is not part of this session")
-    practice: bool = found["practice"]
-    grade = await curriculum.grade(data.exercise_id, data.answer, user_id)
-
-    learner = await lock_learner_row(driver, user_id)
-    recheck = await driver.fetchrow(RECHECK, session_id, idempotency_key, data.exercise_id, user_id)
-    status, stored_response, previous_attempts = recheck["status"], recheck["stored_response"], recheck["attempts"]
-    if stored_response is not None:
-        return _replayed(stored_response, data.exercise_id)
-    _ensure_active(status)
-    state = HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"])
-    hearts_before = hearts_at(state, now, interval=heart_interval).hearts
-    new_state, changes = state, list[HeartsChange]()
-    if not practice:
-        if hearts_before == 0:
-            raise Problem(403, "Out of hearts", "no hearts left: this lesson cannot go on")
-        if not grade.correct:
-            new_state, changes = lose_heart(state, now, interval=heart_interval)
-    hearts_now = hearts_at(new_state, now, interval=heart_interval).hearts
-    hearts_lost = hearts_before - hearts_now
-
-    memory = review(
-        None
-        if recheck["state"] is None
-        else MemoryState(
-            state=recheck["state"],
-            step=recheck["step"],
-            stability=recheck["stability"],
-            difficulty=recheck["difficulty"],
-            due=recheck["due"],
-            last_review=recheck["last_review"],
-        ),
-        rating_for(correct=grade.correct, time_spent_seconds=data.time_spent_seconds, hints_used=data.hints_used),
-        now,
-    )
-    attempt_number = previous_attempts + 1
-    result = AnswerRead(
-        exercise_id=data.exercise_id,
-        correct=grade.correct,
-        correct_answer=grade.correct_answer,
-        feedback=grade.feedback,
-        message=grade.message,
-        hearts=hearts_now,
-        xp_earned=0,
-        attempt_number=attempt_number,
-        hearts_lost=hearts_lost,
-    )
-    published: list[EventEnvelope] = [
-        outbox.event(
-            events.HEARTS_CHANGED,
-            events.HeartsChanged(
-                user_id=user_id,
-                action=change.action,
-                hearts_before=change.hearts_before,
-                hearts_after=change.hearts_after,
-                reason=change.reason,
-            ),
-            subject_id=user_id,
+        memory = review(
+            _memory_of(recheck),
+            rating_for(correct=grade.correct, time_spent_seconds=data.time_spent_seconds, hints_used=data.hints_used),
+            now,
         )
-        for change in changes
-    ]
-    published.append(
-        outbox.event(
-            events.EXERCISE_ANSWERED,
-            events.ExerciseAnswered(
-                user_id=user_id,
-                course_id=found["course_id"],
-                lesson_id=lesson_id,
-                session_id=session_id,
-                exercise_id=data.exercise_id,
-                correct=grade.correct,
-                attempt_number=attempt_number,
-                time_spent_seconds=data.time_spent_seconds,
-                hints_used=data.hints_used,
-                hearts_lost=hearts_lost,
-                xp_earned=0,
-            ),
-            subject_id=user_id,
+        attempt_number = recheck["attempts"] + 1
+        result = AnswerRead(
+            exercise_id=data.exercise_id,
+            correct=grade.correct,
+            correct_answer=grade.correct_answer,
+            feedback=grade.feedback,
+            message=grade.message,
+            hearts=hearts_now,
+            xp_earned=0,
+            attempt_number=attempt_number,
+            hearts_lost=hearts_lost,
         )
-    )
-    interaction_id = uuid7()
-    await driver.execute(
-        WRITE,
-        interaction_id,
-        user_id,
-        data.exercise_id,
-        lesson_id,
-        session_id,
-        data.answer,
-        grade.correct,
-        attempt_number,
-        data.time_spent_seconds,
-        data.hints_used,
-        hearts_lost,
-        now,
-        uuid7(),
-        idempotency_key,
-        msgspec.json.encode(result).decode(),
-        not practice,
-        bool(changes),
-        new_state.hearts,
-        new_state.hearts_refill_anchor,
-        msgspec.json.encode(changes).decode(),
-        Outbox.as_json(published),
-        memory.state,
-        memory.step,
-        memory.stability,
-        memory.difficulty,
-        memory.due,
-        memory.last_review,
-    )
+        published = hearts_changed_events(request.outbox, user_id, changes)
+        published.append(
+            request.outbox.event(
+                events.EXERCISE_ANSWERED,
+                events.ExerciseAnswered(
+                    user_id=user_id,
+                    course_id=found["course_id"],
+                    lesson_id=lesson_id,
+                    session_id=session_id,
+                    exercise_id=data.exercise_id,
+                    correct=grade.correct,
+                    attempt_number=attempt_number,
+                    time_spent_seconds=data.time_spent_seconds,
+                    hints_used=data.hints_used,
+                    hearts_lost=hearts_lost,
+                    xp_earned=0,
+                ),
+                subject_id=user_id,
+            )
+        )
+        await driver.execute(
+            WRITE,
+            uuid7(),
+            user_id,
+            data.exercise_id,
+            lesson_id,
+            session_id,
+            data.answer,
+            grade.correct,
+            attempt_number,
+            data.time_spent_seconds,
+            data.hints_used,
+            hearts_lost,
+            now,
+            uuid7(),
+            idempotency_key,
+            msgspec.json.encode(result).decode(),
+            not practice,
+            bool(changes),
+            new_state.hearts,
+            new_state.hearts_refill_anchor,
+            msgspec.json.encode(changes).decode(),
+            Outbox.as_json(published),
+            memory.state,
+            memory.step,
+            memory.stability,
+            memory.difficulty,
+            memory.due,
+            memory.last_review,
+        )
     return result
+
+
+def _memory_of(recheck: asyncpg.Record) -> MemoryState | None:
+    """The exercise's spaced-repetition state as read under the lock; None before its first answer."""
+    if recheck["state"] is None:
+        return None
+    return MemoryState(
+        state=recheck["state"],
+        step=recheck["step"],
+        stability=recheck["stability"],
+        difficulty=recheck["difficulty"],
+        due=recheck["due"],
+        last_review=recheck["last_review"],
+    )
 
 
 def _replayed(stored: dict[str, object], exercise_id: UUID) -> AnswerRead:

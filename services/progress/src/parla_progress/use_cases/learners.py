@@ -1,5 +1,5 @@
-"""The learner row: the lock every state-changing use case takes first, and identity's events about learners
-(their settings, their erasure).
+"""The learner row: the lock every state-changing use case takes first, the hearts and streak it holds, and
+identity's events about learners (their settings, their erasure).
 
 Every state-changing use case locks the learner row first (``SELECT … FOR UPDATE`` on the learner projection,
 created on the spot when identity's event has not arrived yet), and only then reads and writes that learner's
@@ -10,6 +10,7 @@ before the lock, so the lock is held only for the database work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_progress import events
+from parla_progress.domain.hearts import HeartsChange, HeartsState
+from parla_progress.domain.streaks import StreakState
 from parla_progress.models import USER_TABLES, ErasedUser, Learner
+from parla_shared.events.envelope import EventEnvelope
+from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
 LOCK = "SELECT * FROM learners WHERE user_id = $1 FOR UPDATE"
@@ -36,6 +42,40 @@ async def lock_learner_row(driver: asyncpg.Connection, user_id: UUID) -> asyncpg
             raise Problem(401, "Account deleted", "this account has been deleted")
         learner = await driver.fetchrow(LOCK, user_id)
     return learner
+
+
+def hearts_of(learner: asyncpg.Record) -> HeartsState:
+    """The hearts as the learner row stores them."""
+    return HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"])
+
+
+def streak_of(learner: asyncpg.Record) -> StreakState:
+    """The streak and its freezes as the learner row stores them."""
+    return StreakState(
+        current_streak=learner["current_streak"],
+        longest_streak=learner["longest_streak"],
+        last_active_local_date=learner["last_active_local_date"],
+        streak_survives_until=learner["streak_survives_until"],
+        freezes=learner["streak_freezes"],
+    )
+
+
+def hearts_changed_events(outbox: Outbox, user_id: UUID, changes: Iterable[HeartsChange]) -> list[EventEnvelope]:
+    """One ``HeartsChanged`` event per change of the learner's hearts, in the order they happened."""
+    return [
+        outbox.event(
+            events.HEARTS_CHANGED,
+            events.HeartsChanged(
+                user_id=user_id,
+                action=change.action,
+                hearts_before=change.hearts_before,
+                hearts_after=change.hearts_after,
+                reason=change.reason,
+            ),
+            subject_id=user_id,
+        )
+        for change in changes
+    ]
 
 
 async def erase_learner(session: AsyncSession, user_id: UUID) -> None:

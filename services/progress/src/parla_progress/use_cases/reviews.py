@@ -15,17 +15,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from uuid_utils.compat import uuid7
 
 from parla_progress import events
 from parla_progress.api.schemas import ReviewDayRead, ReviewForecastRead, SessionRead
 from parla_progress.domain.daily_xp import local_date_for
-from parla_progress.domain.hearts import HeartsState, hearts_at
+from parla_progress.domain.hearts import hearts_at
 from parla_progress.domain.learners import DEFAULT_TIMEZONE, learner_zone
 from parla_progress.use_cases.context import LearnerRequest
-from parla_progress.use_cases.learners import lock_learner_row
+from parla_progress.use_cases.learners import hearts_of, lock_learner_row
 from parla_progress.use_cases.sessions import limit_session_starts
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
@@ -73,46 +72,37 @@ SELECT greatest((due AT TIME ZONE $2)::date, $3::date) AS day, count(*) AS due
 
 
 async def start_practice(request: LearnerRequest, course_id: UUID) -> SessionRead:
-    async with request.transaction() as driver:
-        return await _start_practice(driver, request, course_id, request.clock.now())
-
-
-async def _start_practice(
-    driver: asyncpg.Connection, request: LearnerRequest, course_id: UUID, now: datetime
-) -> SessionRead:
     user_id, settings = request.user_id, request.settings
-    enrolled = await limit_session_starts(driver, request.limits, user_id, now)
-    if course_id not in enrolled:
-        await request.curriculum.course_tree(course_id)  # 404 for an unknown course
-        raise Problem(409, "Not enrolled", "enrol in the course before practising it")
-    learner = await lock_learner_row(driver, user_id)
-    most_due = await driver.fetch(MOST_DUE, user_id, course_id, now, settings.practice_size)
-    if not most_due:
-        raise Problem(409, "Nothing to practise", "answer some exercises of this course first")
-    session_id = uuid7()
-    exercises = [{"exercise_id": str(row["exercise_id"]), "lesson_id": str(row["lesson_id"])} for row in most_due]
-    started = request.outbox.event(
-        events.LESSON_STARTED,
-        events.LessonStarted(
-            user_id=user_id, course_id=course_id, lesson_id=None, session_id=session_id, practice=True
-        ),
-        subject_id=user_id,
-    )
-    await driver.execute(
-        START_PRACTICE,
-        session_id,
-        user_id,
-        course_id,
-        msgspec.json.encode(exercises).decode(),
-        settings.practice_xp_reward,
-        now,
-        Outbox.as_json([started]),
-    )
-    hearts = hearts_at(
-        HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"]),
-        now,
-        interval=settings.heart_interval,
-    )
+    async with request.transaction() as driver:
+        now = request.clock.now()
+        enrolled = await limit_session_starts(driver, request.limits, user_id, now)
+        if course_id not in enrolled:
+            await request.curriculum.course_tree(course_id)  # 404 for an unknown course
+            raise Problem(409, "Not enrolled", "enrol in the course before practising it")
+        learner = await lock_learner_row(driver, user_id)
+        most_due = await driver.fetch(MOST_DUE, user_id, course_id, now, settings.practice_size)
+        if not most_due:
+            raise Problem(409, "Nothing to practise", "answer some exercises of this course first")
+        session_id = uuid7()
+        exercises = [{"exercise_id": str(row["exercise_id"]), "lesson_id": str(row["lesson_id"])} for row in most_due]
+        started = request.outbox.event(
+            events.LESSON_STARTED,
+            events.LessonStarted(
+                user_id=user_id, course_id=course_id, lesson_id=None, session_id=session_id, practice=True
+            ),
+            subject_id=user_id,
+        )
+        await driver.execute(
+            START_PRACTICE,
+            session_id,
+            user_id,
+            course_id,
+            msgspec.json.encode(exercises).decode(),
+            settings.practice_xp_reward,
+            now,
+            Outbox.as_json([started]),
+        )
+    hearts = hearts_at(hearts_of(learner), now, interval=settings.heart_interval)
     return SessionRead(
         session_id=session_id,
         exercise_ids=[row["exercise_id"] for row in most_due],

@@ -15,11 +15,11 @@ from uuid_utils.compat import uuid7
 from parla_progress import events
 from parla_progress.api.schemas import SessionRead
 from parla_progress.clients.curriculum import CourseTree, CurriculumClient
-from parla_progress.domain.hearts import HeartsState, hearts_at
+from parla_progress.domain.hearts import hearts_at
 from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.limits import Limits, refuse_over_limit
 from parla_progress.use_cases.context import LearnerRequest
-from parla_progress.use_cases.learners import lock_learner_row
+from parla_progress.use_cases.learners import hearts_of, lock_learner_row
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -57,76 +57,51 @@ WITH started AS (
 
 
 async def start_lesson(request: LearnerRequest, lesson_id: UUID) -> SessionRead:
+    user_id, curriculum = request.user_id, request.curriculum
     async with request.transaction() as driver:
-        return await _start_lesson(
-            driver,
-            user_id=request.user_id,
-            lesson_id=lesson_id,
-            now=request.clock.now(),
-            heart_interval=request.settings.heart_interval,
-            limits=request.limits,
-            curriculum=request.curriculum,
-            outbox=request.outbox,
+        now = request.clock.now()
+        enrolled = await limit_session_starts(driver, request.limits, user_id, now)
+        content = await curriculum.lesson(lesson_id)  # 404 for an unknown lesson
+        tree = await enrolled_tree_of(curriculum, lesson_id, content.course_id, enrolled)
+        if tree is None:
+            raise Problem(409, "Not enrolled", "enrol in the course of this lesson before starting it")
+        tree_lesson = tree.lesson(lesson_id)
+        assert tree_lesson is not None
+        if not content.exercises:
+            raise Problem(409, "Lesson has no exercises", f"lesson {lesson_id} has nothing to answer yet")
+
+        learner = await lock_learner_row(driver, user_id)
+        completed, started = await driver.fetchrow(LESSON_STATES, user_id, [lesson.id for lesson in tree.lessons()])
+        if lesson_statuses(tree.prerequisites(), set(completed), set(started))[lesson_id] == "locked":
+            raise Problem(409, "Lesson locked", "complete this lesson's prerequisites first")
+        hearts = hearts_at(hearts_of(learner), now, interval=request.settings.heart_interval)
+        if hearts.hearts == 0:
+            raise Problem(
+                403,
+                "Out of hearts",
+                "no hearts left: wait for one to come back or complete a practice session",
+                extra={"next_heart_at": hearts.next_heart_at.isoformat() if hearts.next_heart_at else None},
+            )
+        session_id = uuid7()
+        exercises = [{"exercise_id": str(exercise.id), "lesson_id": str(lesson_id)} for exercise in content.exercises]
+        started_event = request.outbox.event(
+            events.LESSON_STARTED,
+            events.LessonStarted(
+                user_id=user_id, course_id=tree.id, lesson_id=lesson_id, session_id=session_id, practice=False
+            ),
+            subject_id=user_id,
         )
-
-
-async def _start_lesson(
-    driver: asyncpg.Connection,
-    *,
-    user_id: UUID,
-    lesson_id: UUID,
-    now: datetime,
-    heart_interval: timedelta,
-    limits: Limits,
-    curriculum: CurriculumClient,
-    outbox: Outbox,
-) -> SessionRead:
-    enrolled = await limit_session_starts(driver, limits, user_id, now)
-    content = await curriculum.lesson(lesson_id)  # 404 for an unknown lesson
-    tree = await enrolled_tree_of(curriculum, lesson_id, content.course_id, enrolled)
-    if tree is None:
-        raise Problem(409, "Not enrolled", "enrol in the course of this lesson before starting it")
-    tree_lesson = tree.lesson(lesson_id)
-    assert tree_lesson is not None
-    if not content.exercises:
-        raise Problem(409, "Lesson has no exercises", f"lesson {lesson_id} has nothing to answer yet")
-
-    learner = await lock_learner_row(driver, user_id)
-    completed, started = await driver.fetchrow(LESSON_STATES, user_id, [lesson.id for lesson in tree.lessons()])
-    if lesson_statuses(tree.prerequisites(), set(completed), set(started))[lesson_id] == "locked":
-        raise Problem(409, "Lesson locked", "complete this lesson's prerequisites first")
-    hearts = hearts_at(
-        HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"]),
-        now,
-        interval=heart_interval,
-    )
-    if hearts.hearts == 0:
-        raise Problem(
-            403,
-            "Out of hearts",
-            "no hearts left: wait for one to come back or complete a practice session",
-            extra={"next_heart_at": hearts.next_heart_at.isoformat() if hearts.next_heart_at else None},
+        await driver.execute(
+            WRITE,
+            session_id,
+            user_id,
+            tree.id,
+            lesson_id,
+            msgspec.json.encode(exercises).decode(),
+            tree_lesson.xp_reward,
+            now,
+            Outbox.as_json([started_event]),
         )
-    session_id = uuid7()
-    exercises = [{"exercise_id": str(exercise.id), "lesson_id": str(lesson_id)} for exercise in content.exercises]
-    started_event = outbox.event(
-        events.LESSON_STARTED,
-        events.LessonStarted(
-            user_id=user_id, course_id=tree.id, lesson_id=lesson_id, session_id=session_id, practice=False
-        ),
-        subject_id=user_id,
-    )
-    await driver.execute(
-        WRITE,
-        session_id,
-        user_id,
-        tree.id,
-        lesson_id,
-        msgspec.json.encode(exercises).decode(),
-        tree_lesson.xp_reward,
-        now,
-        Outbox.as_json([started_event]),
-    )
     return SessionRead(
         session_id=session_id,
         exercise_ids=[exercise.id for exercise in content.exercises],

@@ -12,6 +12,7 @@ from parla_progress.domain.learners import DEFAULT_DAILY_XP_GOAL, DEFAULT_TIMEZO
 from parla_progress.domain.streaks import StreakState, freezes_at, streak_at
 from parla_progress.domain.unlocking import lesson_statuses
 from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.learners import hearts_of, streak_of
 
 COURSE_PROGRESS = """
 SELECT EXISTS (SELECT 1 FROM user_courses WHERE user_id = $1 AND course_id = $2) AS enrolled,
@@ -67,18 +68,8 @@ async def me(request: LearnerRequest) -> MeRead:
         today = local_date_for(now, zone)
         today_row = await driver.fetchrow(TODAY, request.user_id, today)
     # Before its first write a learner is the defaults (the row is made by the first state-changing request).
-    hearts = HeartsState() if learner is None else HeartsState(learner["hearts"], learner["hearts_refill_anchor"])
-    streak = (
-        StreakState()
-        if learner is None
-        else StreakState(
-            current_streak=learner["current_streak"],
-            longest_streak=learner["longest_streak"],
-            last_active_local_date=learner["last_active_local_date"],
-            streak_survives_until=learner["streak_survives_until"],
-            freezes=learner["streak_freezes"],
-        )
-    )
+    hearts = HeartsState() if learner is None else hearts_of(learner)
+    streak = StreakState() if learner is None else streak_of(learner)
     view = hearts_at(hearts, now, interval=request.settings.heart_interval)
     return MeRead(
         total_xp=learner["total_xp"] if learner else 0,
