@@ -1,8 +1,10 @@
+from uuid import uuid4
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parla_progress.domain.scoring import is_perfect, lesson_score
+from parla_progress.domain.scoring import SessionScore, is_perfect, lesson_score, score_session, unanswered
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,22 @@ def test_a_session_is_perfect_only_without_any_wrong_answer() -> None:
     assert is_perfect([True, True, True])
     assert not is_perfect([True, False, True])
     assert not is_perfect(iter([False]))
+
+
+def test_each_exercise_scores_by_its_first_answer_and_a_wrong_retry_spoils_perfect() -> None:
+    first, second, third = uuid4(), uuid4(), uuid4()
+    answers = [(first, True), (second, False), (third, True), (second, True), (first, False)]
+
+    assert score_session([first, second, third], answers) == SessionScore(
+        correct_count=2, total_count=3, score=66, perfect=False
+    )
+    assert score_session([first], [(first, True)]) == SessionScore(
+        correct_count=1, total_count=1, score=100, perfect=True
+    )
+
+
+def test_the_exercises_without_an_answer_are_named_in_the_sessions_order() -> None:
+    first, second, third = uuid4(), uuid4(), uuid4()
+
+    assert unanswered([first, second, third], [second]) == [first, third]
+    assert unanswered([first], [first, first]) == []

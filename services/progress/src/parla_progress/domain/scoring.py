@@ -1,6 +1,19 @@
-"""Lesson sessions: the score as a whole percentage, and whether the session was perfect."""
+"""Lesson sessions: the score as a whole percentage, whether the session was perfect, and a finished session's
+result from its answers."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+import msgspec
+
+
+class SessionScore(msgspec.Struct, frozen=True):
+    """A finished session's result: each exercise counts by its first answer."""
+
+    correct_count: int
+    total_count: int
+    score: int
+    perfect: bool
 
 
 def lesson_score(correct_count: int, total_count: int) -> int:
@@ -18,3 +31,25 @@ def lesson_score(correct_count: int, total_count: int) -> int:
 def is_perfect(answers_correct: Iterable[bool]) -> bool:
     """A session is perfect when none of its answers was wrong."""
     return all(answers_correct)
+
+
+def unanswered(exercise_ids: Iterable[UUID], answered_ids: Iterable[UUID]) -> list[UUID]:
+    """The session's exercises without any answer yet, in the session's order."""
+    answered = set(answered_ids)
+    return [exercise_id for exercise_id in exercise_ids if exercise_id not in answered]
+
+
+def score_session(exercise_ids: Sequence[UUID], answers: Sequence[tuple[UUID, bool]]) -> SessionScore:
+    """The result of a session whose every exercise has an answer (``unanswered`` is empty), from its answers in
+    the order they were given: each exercise scores by its first answer; a retry, right or wrong, does not change
+    the score, but a wrong answer, even a retried one, makes the session not perfect."""
+    first_answer: dict[UUID, bool] = {}
+    for exercise_id, correct in answers:
+        first_answer.setdefault(exercise_id, correct)
+    correct_count = sum(1 for exercise_id in exercise_ids if first_answer[exercise_id])
+    return SessionScore(
+        correct_count=correct_count,
+        total_count=len(exercise_ids),
+        score=lesson_score(correct_count, len(exercise_ids)),
+        perfect=is_perfect(correct for _, correct in answers),
+    )

@@ -1,14 +1,17 @@
-"""The achievement definitions, cached per process (every completion needs them; they change only by migration)."""
+"""The achievement definitions, cached per process (every completion needs them; they change only by migration),
+and which of them a learner's statistics earn now."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
-from parla_progress.domain.achievements import AchievementDefinition
+from parla_progress.domain.achievements import AchievementDefinition, LearnerStats, achievements_to_award
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,16 @@ class AchievementCatalogue:
             ]
             self._read_at = now
         return self._achievements
+
+
+def achievements_earned(
+    achievements: Sequence[Achievement], stats: LearnerStats, already_earned_ids: AbstractSet[UUID]
+) -> list[Achievement]:
+    """The achievements the statistics earn now and not before (``domain/achievements.py``), in catalogue order."""
+    by_id = {achievement.id: achievement for achievement in achievements}
+    return [
+        by_id[definition.id]
+        for definition in achievements_to_award(
+            [achievement.definition for achievement in achievements], stats, already_earned_ids
+        )
+    ]

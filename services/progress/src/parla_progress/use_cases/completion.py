@@ -3,35 +3,31 @@ week's league XP, awarded exactly once.
 
 In SQL on the request's asyncpg connection, like answering (``answers.py``): one read before the curriculum
 call, the learner's lock, one read of everything the rules need, then one statement for every write. The rules
-themselves are the domain's plain functions.
+themselves are the domain's plain functions; the events, in the order they happen, are ``completion_events.py``'s.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
-from parla_progress import events
 from parla_progress.api.schemas import AchievementRead, CompletionRead
-from parla_progress.clients.curriculum import CurriculumClient
-from parla_progress.domain.achievements import LearnerStats, achievements_to_award
+from parla_progress.domain.achievements import LearnerStats
 from parla_progress.domain.achievements import count_completed_skills as count_skills
 from parla_progress.domain.daily_xp import daily_goal_met, local_date_for
-from parla_progress.domain.hearts import HeartsChange, HeartsState, gain_heart, hearts_at
+from parla_progress.domain.hearts import HeartsChange, gain_heart, hearts_at
 from parla_progress.domain.leagues import COHORT_SIZE, week_of
 from parla_progress.domain.learners import learner_zone
-from parla_progress.domain.scoring import is_perfect, lesson_score
-from parla_progress.domain.streaks import StreakState, earn_freezes, record_activity
+from parla_progress.domain.scoring import SessionScore, score_session, unanswered
+from parla_progress.domain.streaks import earn_freezes, record_activity
 from parla_progress.domain.unlocking import newly_unlocked
-from parla_progress.use_cases.catalogue import Achievement, AchievementCatalogue
+from parla_progress.use_cases.catalogue import achievements_earned
+from parla_progress.use_cases.completion_events import completion_events
 from parla_progress.use_cases.context import LearnerRequest
-from parla_progress.use_cases.learners import lock_learner_row
-from parla_shared.events.envelope import EventEnvelope
+from parla_progress.use_cases.learners import hearts_of, lock_learner_row, streak_of
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -123,307 +119,151 @@ WITH lesson AS (
 
 
 async def complete_session(request: LearnerRequest, session_id: UUID) -> CompletionRead:
+    user_id, settings = request.user_id, request.settings
     async with request.transaction() as driver:
-        return await _complete_session(
-            driver,
-            user_id=request.user_id,
-            session_id=session_id,
-            now=request.clock.now(),
-            heart_interval=request.settings.heart_interval,
-            practice_rewards_per_day=request.settings.practice_rewards_per_day,
-            freeze_milestone_xp=request.settings.streak_freeze_xp_milestone,
-            curriculum=request.curriculum,
-            catalogue=request.achievements,
-            outbox=request.outbox,
-        )
+        now = request.clock.now()
+        session = await driver.fetchrow(READ_SESSION, session_id, user_id)
+        if session is None:
+            raise Problem(404, "Session not found", f"session {session_id} does not exist")
+        if session["result"] is not None:
+            return msgspec.convert(session["result"], CompletionRead)
+        course_id: UUID = session["course_id"]
+        lesson_id: UUID | None = session["lesson_id"]
+        practice: bool = session["practice"]
+        tree = await request.curriculum.course_tree(course_id)
+        achievements = await request.achievements.active(driver)
 
+        learner = await lock_learner_row(driver, user_id)
+        zone = learner_zone(learner["timezone"])
+        today = local_date_for(now, zone)
+        midnight = datetime.combine(today, time.min, tzinfo=zone)
+        course_lessons = [lesson.id for lesson in tree.lessons()]
+        state = await driver.fetchrow(READ_STATE, session_id, user_id, course_lessons, midnight, today)
+        if state["result"] is not None:
+            return msgspec.convert(state["result"], CompletionRead)
+        score = _score(session["exercises"], state["answered_exercise_ids"], state["answered_correct"])
 
-async def _complete_session(
-    driver: asyncpg.Connection,
-    *,
-    user_id: UUID,
-    session_id: UUID,
-    now: datetime,
-    heart_interval: timedelta,
-    practice_rewards_per_day: int,
-    freeze_milestone_xp: int,
-    curriculum: CurriculumClient,
-    catalogue: AchievementCatalogue,
-    outbox: Outbox,
-) -> CompletionRead:
-    found = await driver.fetchrow(READ_SESSION, session_id, user_id)
-    if found is None:
-        raise Problem(404, "Session not found", f"session {session_id} does not exist")
-    if found["result"] is not None:
-        return msgspec.convert(found["result"], CompletionRead)
-    course_id: UUID = found["course_id"]
-    lesson_id: UUID | None = found["lesson_id"]
-    practice: bool = found["practice"]
-    tree = await curriculum.course_tree(course_id)
-    definitions = await catalogue.active(driver)
-
-    learner = await lock_learner_row(driver, user_id)
-    zone = learner_zone(learner["timezone"])
-    today = local_date_for(now, zone)
-    midnight = datetime.combine(today, time.min, tzinfo=zone)
-    course_lessons = [lesson.id for lesson in tree.lessons()]
-    state = await driver.fetchrow(READ_STATE, session_id, user_id, course_lessons, midnight, today)
-    if state["result"] is not None:
-        return msgspec.convert(state["result"], CompletionRead)
-
-    first_answer: dict[UUID, bool] = {}
-    for exercise_id, correct in zip(state["answered_exercise_ids"], state["answered_correct"], strict=True):
-        first_answer.setdefault(exercise_id, correct)
-    exercise_ids = [UUID(entry["exercise_id"]) for entry in _exercises(found["exercises"])]
-    missing = [ex for ex in exercise_ids if ex not in first_answer]
-    if missing:
-        raise Problem(
-            409,
-            "Session not finished",
-            f"{len(missing)} exercise(s) of this session have no answer yet",
-            extra={"unanswered_exercise_ids": [str(ex) for ex in missing]},
-        )
-    total = len(exercise_ids)
-    correct_count = sum(1 for ex in exercise_ids if first_answer[ex])
-    score = lesson_score(correct_count, total)
-    perfect = is_perfect(state["answered_correct"])
-    lesson_xp: int = found["xp_reward"]
-
-    hearts = HeartsState(hearts=learner["hearts"], hearts_refill_anchor=learner["hearts_refill_anchor"])
-    hearts_changes: list[HeartsChange] = []
-    unlocked: list[UUID] = []
-    perfect_lessons: int = learner["perfect_lessons"]
-    skills_completed: int = learner["skills_completed"]
-    lessons_completed: int = state["lessons_completed"]
-    if practice:
-        if state["practices_today"] < practice_rewards_per_day:
-            hearts, hearts_changes = gain_heart(hearts, now, "practice_completed", interval=heart_interval)
+        lesson_xp: int = session["xp_reward"]
+        hearts, hearts_changes = hearts_of(learner), list[HeartsChange]()
+        unlocked: list[UUID] = []
+        perfect_lessons: int = learner["perfect_lessons"]
+        skills_completed: int = learner["skills_completed"]
+        lessons_completed: int = state["lessons_completed"]
+        if practice:
+            if state["practices_today"] < settings.practice_rewards_per_day:
+                hearts, hearts_changes = gain_heart(hearts, now, "practice_completed", interval=settings.heart_interval)
+            else:
+                lesson_xp = 0  # past the day's rewarded practices: no heart, no XP (practice can't be farmed)
         else:
-            lesson_xp = 0  # past the day's rewarded practices: no heart, no XP (practice can't be farmed)
-    else:
-        assert lesson_id is not None
-        completed, started = set(state["completed"]), set(state["started"])
-        if lesson_id not in completed:
-            skills = tree.skills()
-            skills_completed += count_skills(skills, completed | {lesson_id}) - count_skills(skills, completed)
-            unlocked = newly_unlocked(tree.prerequisites(), completed, started - {lesson_id}, lesson_id)
-            lessons_completed += 1
-        if perfect:
-            perfect_lessons += 1
+            assert lesson_id is not None
+            completed, started = set(state["completed"]), set(state["started"])
+            if lesson_id not in completed:
+                skills = tree.skills()
+                skills_completed += count_skills(skills, completed | {lesson_id}) - count_skills(skills, completed)
+                unlocked = newly_unlocked(tree.prerequisites(), completed, started - {lesson_id}, lesson_id)
+                lessons_completed += 1
+            if score.perfect:
+                perfect_lessons += 1
 
-    streak = record_activity(
-        StreakState(
-            current_streak=learner["current_streak"],
-            longest_streak=learner["longest_streak"],
-            last_active_local_date=learner["last_active_local_date"],
-            streak_survives_until=learner["streak_survives_until"],
-            freezes=learner["streak_freezes"],
-        ),
-        now,
-        zone,
-    )
-    total_xp: int = learner["total_xp"] + lesson_xp
-    by_id = {achievement.id: achievement for achievement in definitions}
-    awarded = [
-        by_id[definition.id]
-        for definition in achievements_to_award(
-            [achievement.definition for achievement in definitions],
+        streak_before = streak_of(learner)
+        streak = record_activity(streak_before, now, zone)
+        awarded = achievements_earned(
+            achievements,
             LearnerStats(
                 lessons_completed=lessons_completed,
                 longest_streak=streak.longest_streak,
                 perfect_lessons=perfect_lessons,
-                total_xp=total_xp,
+                total_xp=learner["total_xp"] + lesson_xp,
                 skills_completed=skills_completed,
             ),
             set(state["earned"]),
         )
-    ]
-    achievements_xp = sum(achievement.xp_reward for achievement in awarded)
-    total_xp += achievements_xp
-    freezes = earn_freezes(streak.freezes, learner["total_xp"], total_xp, freeze_milestone_xp)
-    # The week's league: joined with the first XP of the week (a cohort of the learner's tier), added to after.
-    week = week_of(now)
-    joining_league = lesson_xp + achievements_xp > 0 and learner["league_week"] != week
-    xp_today = (state["xp_today"] or 0) + lesson_xp + achievements_xp
-    goal_met = daily_goal_met(xp_today, learner["daily_xp_goal"])
-    time_spent: int = state["time_spent"]
+        xp_earned = lesson_xp + sum(achievement.xp_reward for achievement in awarded)
+        total_xp: int = learner["total_xp"] + xp_earned
+        freezes = earn_freezes(streak.freezes, learner["total_xp"], total_xp, settings.streak_freeze_xp_milestone)
+        # The week's league: joined with the first XP of the week (a cohort of the learner's tier), added to after.
+        week = week_of(now)
+        joining_league = xp_earned > 0 and learner["league_week"] != week
+        goal_met = daily_goal_met((state["xp_today"] or 0) + xp_earned, learner["daily_xp_goal"])
 
-    result = CompletionRead(
-        session_id=session_id,
-        score=score,
-        perfect=perfect,
-        correct_count=correct_count,
-        total_count=total,
-        lesson_xp=lesson_xp,
-        xp_earned=lesson_xp + achievements_xp,
-        total_xp=total_xp,
-        current_streak=streak.current_streak,
-        longest_streak=streak.longest_streak,
-        streak_freezes=freezes,
-        daily_goal_met=goal_met,
-        hearts=hearts_at(hearts, now, interval=heart_interval).hearts,
-        achievements_unlocked=[
-            AchievementRead(id=a.id, name=a.name, description=a.description, xp_reward=a.xp_reward) for a in awarded
-        ],
-        unlocked_lesson_ids=unlocked,
-    )
-    published = _completion_events(
-        outbox,
-        user_id=user_id,
-        hearts_changes=hearts_changes,
-        lesson_xp=lesson_xp,
-        today=today,
-        streak_extended=streak if streak.last_active_local_date != learner["last_active_local_date"] else None,
-        freezes_used=learner["streak_freezes"] - streak.freezes,
-        freezes_earned=freezes - streak.freezes,
-        freezes=freezes,
-        awarded=awarded,
-        completed=events.LessonCompleted(
+        result = CompletionRead(
+            session_id=session_id,
+            score=score.score,
+            perfect=score.perfect,
+            correct_count=score.correct_count,
+            total_count=score.total_count,
+            lesson_xp=lesson_xp,
+            xp_earned=xp_earned,
+            total_xp=total_xp,
+            current_streak=streak.current_streak,
+            longest_streak=streak.longest_streak,
+            streak_freezes=freezes,
+            daily_goal_met=goal_met,
+            hearts=hearts_at(hearts, now, interval=settings.heart_interval).hearts,
+            achievements_unlocked=[
+                AchievementRead(id=a.id, name=a.name, description=a.description, xp_reward=a.xp_reward) for a in awarded
+            ],
+            unlocked_lesson_ids=unlocked,
+        )
+        published = completion_events(
+            request.outbox,
             user_id=user_id,
             course_id=course_id,
             lesson_id=lesson_id,
-            session_id=session_id,
-            score=score,
-            correct_count=correct_count,
-            total_count=total,
-            perfect=perfect,
-            xp_earned=lesson_xp,
             practice=practice,
-        ),
-    )
-    await driver.execute(
-        WRITE,
-        session_id,
-        user_id,
-        course_id,
-        lesson_id,
-        score,
-        lesson_xp,
-        now,
-        today,
-        lesson_xp + achievements_xp,
-        goal_met,
-        time_spent,
-        hearts.hearts,
-        hearts.hearts_refill_anchor,
-        total_xp,
-        streak.current_streak,
-        streak.longest_streak,
-        streak.last_active_local_date,
-        streak.streak_survives_until,
-        perfect_lessons,
-        not practice,
-        skills_completed,
-        msgspec.json.encode(hearts_changes).decode(),
-        [achievement.id for achievement in awarded],
-        msgspec.json.encode(result).decode(),
-        Outbox.as_json(published),
-        freezes,
-        joining_league,
-        week,
-        learner["league_tier"],
-        lesson_xp + achievements_xp,
-        COHORT_SIZE,
-    )
+            today=today,
+            result=result,
+            hearts_changes=hearts_changes,
+            streak_before=streak_before,
+            streak=streak,
+        )
+        await driver.execute(
+            WRITE,
+            session_id,
+            user_id,
+            course_id,
+            lesson_id,
+            score.score,
+            lesson_xp,
+            now,
+            today,
+            xp_earned,
+            goal_met,
+            state["time_spent"],
+            hearts.hearts,
+            hearts.hearts_refill_anchor,
+            total_xp,
+            streak.current_streak,
+            streak.longest_streak,
+            streak.last_active_local_date,
+            streak.streak_survives_until,
+            perfect_lessons,
+            not practice,
+            skills_completed,
+            msgspec.json.encode(hearts_changes).decode(),
+            [achievement.id for achievement in awarded],
+            msgspec.json.encode(result).decode(),
+            Outbox.as_json(published),
+            freezes,
+            joining_league,
+            week,
+            learner["league_tier"],
+            xp_earned,
+            COHORT_SIZE,
+        )
     return result
 
 
-def _exercises(stored: object) -> list[dict[str, str]]:
-    """The session's exercise list, as the jsonb column stores it."""
-    entries = json.loads(stored) if isinstance(stored, str) else stored
+def _score(stored_exercises: object, answered_ids: list[UUID], answered_correct: list[bool]) -> SessionScore:
+    """The session's score from its answers in the order given; 409 while one of its exercises has none."""
+    entries = json.loads(stored_exercises) if isinstance(stored_exercises, str) else stored_exercises
     assert isinstance(entries, list)
-    return entries
-
-
-def _completion_events(
-    outbox: Outbox,
-    *,
-    user_id: UUID,
-    hearts_changes: Sequence[HeartsChange],
-    lesson_xp: int,
-    today: date,
-    streak_extended: StreakState | None,
-    freezes_used: int,
-    freezes_earned: int,
-    freezes: int,
-    awarded: Sequence[Achievement],
-    completed: events.LessonCompleted,
-) -> list[EventEnvelope]:
-    """A completion's events in the order they happen: hearts, the lesson's XP, the freezes missed days took,
-    the streak, each achievement with its XP, the freezes earned, then the completion itself."""
-    payloads: list[tuple[str, msgspec.Struct]] = [
-        (
-            events.HEARTS_CHANGED,
-            events.HeartsChanged(
-                user_id=user_id,
-                action=change.action,
-                hearts_before=change.hearts_before,
-                hearts_after=change.hearts_after,
-                reason=change.reason,
-            ),
+    exercise_ids = [UUID(entry["exercise_id"]) for entry in entries]
+    if missing := unanswered(exercise_ids, answered_ids):
+        raise Problem(
+            409,
+            "Session not finished",
+            f"{len(missing)} exercise(s) of this session have no answer yet",
+            extra={"unanswered_exercise_ids": [str(exercise_id) for exercise_id in missing]},
         )
-        for change in hearts_changes
-    ]
-    if lesson_xp > 0:
-        payloads.append(
-            (events.XP_EARNED, events.XpEarned(user_id=user_id, amount=lesson_xp, source="lesson", local_date=today))
-        )
-    # Freezes used either kept the streak (it went on past 1) or ran out before it could be kept (it restarted).
-    if freezes_used > 0 and streak_extended is not None and streak_extended.last_active_local_date is not None:
-        payloads.append(
-            (
-                events.STREAK_FREEZE_USED,
-                events.StreakFreezeUsed(
-                    user_id=user_id,
-                    freezes_used=freezes_used,
-                    freezes_left=streak_extended.freezes,
-                    streak_kept=streak_extended.current_streak > 1,
-                    current_streak=streak_extended.current_streak,
-                    local_date=streak_extended.last_active_local_date,
-                ),
-            )
-        )
-    if streak_extended is not None and streak_extended.last_active_local_date is not None:
-        payloads.append(
-            (
-                events.STREAK_EXTENDED,
-                events.StreakExtended(
-                    user_id=user_id,
-                    current_streak=streak_extended.current_streak,
-                    longest_streak=streak_extended.longest_streak,
-                    local_date=streak_extended.last_active_local_date,
-                ),
-            )
-        )
-    for achievement in awarded:
-        payloads.append(
-            (
-                events.ACHIEVEMENT_UNLOCKED,
-                events.AchievementUnlocked(
-                    user_id=user_id,
-                    achievement_id=achievement.id,
-                    name=achievement.name,
-                    xp_reward=achievement.xp_reward,
-                ),
-            )
-        )
-        if achievement.xp_reward:
-            payloads.append(
-                (
-                    events.XP_EARNED,
-                    events.XpEarned(
-                        user_id=user_id, amount=achievement.xp_reward, source="achievement", local_date=today
-                    ),
-                )
-            )
-    if freezes_earned > 0:
-        payloads.append(
-            (
-                events.STREAK_FREEZE_EARNED,
-                events.StreakFreezeEarned(
-                    user_id=user_id, freezes_earned=freezes_earned, freezes=freezes, reason="xp_milestone"
-                ),
-            )
-        )
-    payloads.append((events.LESSON_COMPLETED, completed))
-    return [outbox.event(event_type, payload, subject_id=user_id) for event_type, payload in payloads]
+    return score_session(exercise_ids, list(zip(answered_ids, answered_correct, strict=True)))
