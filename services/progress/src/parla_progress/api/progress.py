@@ -57,11 +57,11 @@ class ProgressController(Controller):
         return Response(enrolment, status_code=201 if created else 200)
 
     @get("/enrollments", summary="The learner's enrolments, oldest first", responses=problem_responses(401))
-    async def enrolments(self, progress: NamedDependency[ProgressService]) -> list[EnrollmentRead]:
+    async def list_enrollments(self, progress: NamedDependency[ProgressService]) -> list[EnrollmentRead]:
         return await progress.enrolments()
 
     @get("/me", summary="Hearts, XP, streak and today's goal", responses=problem_responses(401))
-    async def me(self, learner: NamedDependency[LearnerRequest]) -> MeRead:
+    async def get_my_progress(self, learner: NamedDependency[LearnerRequest]) -> MeRead:
         return await views.me(learner)
 
     @get(
@@ -69,7 +69,7 @@ class ProgressController(Controller):
         summary="The achievements the learner has earned",
         responses=problem_responses(401),
     )
-    async def my_achievements(self, progress: NamedDependency[ProgressService]) -> list[EarnedAchievementRead]:
+    async def list_my_achievements(self, progress: NamedDependency[ProgressService]) -> list[EarnedAchievementRead]:
         return await progress.achievements()
 
     @get(
@@ -77,7 +77,7 @@ class ProgressController(Controller):
         summary="XP per local day over the last `days` days, oldest first",
         responses=problem_responses(400, 401),
     )
-    async def my_daily_xp(
+    async def list_my_daily_xp(
         self, progress: NamedDependency[ProgressService], days: Annotated[int, QueryParameter(ge=1, le=366)] = 7
     ) -> list[DailyXpRead]:
         return await progress.daily_xp(days)
@@ -87,7 +87,9 @@ class ProgressController(Controller):
         summary="Each lesson's status, best score and completion count",
         responses=problem_responses(401, 404, 503),
     )
-    async def course(self, course_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]) -> CourseProgressRead:
+    async def get_course_progress(
+        self, course_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]
+    ) -> CourseProgressRead:
         return await views.course_progress(learner, course_id)
 
     @post(
@@ -116,7 +118,7 @@ class ProgressController(Controller):
         summary="How many answered exercises fall due for review on each of the next 14 local days",
         responses=problem_responses(401),
     )
-    async def review_forecast(self, learner: NamedDependency[LearnerRequest]) -> ReviewForecastRead:
+    async def get_review_forecast(self, learner: NamedDependency[LearnerRequest]) -> ReviewForecastRead:
         return await review_forecast(learner)
 
     @get(
@@ -124,7 +126,7 @@ class ProgressController(Controller):
         summary="The learner's weekly league: tier, and the cohort's XP leaderboard once they earned XP this week",
         responses=problem_responses(401),
     )
-    async def current_league(self, learner: NamedDependency[LearnerRequest]) -> LeagueRead:
+    async def get_current_league(self, learner: NamedDependency[LearnerRequest]) -> LeagueRead:
         return await current_league(learner)
 
     @post(
@@ -133,7 +135,7 @@ class ProgressController(Controller):
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 429, 503),
     )
-    async def answer(
+    async def answer_exercise(
         self,
         session_id: FromPath[UUID],
         data: JSONBody[AnswerCreate],
@@ -150,5 +152,7 @@ class ProgressController(Controller):
         status_code=200,
         responses=problem_responses(401, 404, 409, 503),
     )
-    async def complete(self, session_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]) -> CompletionRead:
+    async def complete_session(
+        self, session_id: FromPath[UUID], learner: NamedDependency[LearnerRequest]
+    ) -> CompletionRead:
         return await complete_session(learner, session_id)
