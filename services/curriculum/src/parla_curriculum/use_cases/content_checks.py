@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parla_curriculum.clients.media import AudioFormatError, AudioMetadata, MediaStorage, read_audio_metadata
 from parla_curriculum.domain.document_checks import find_cycles
 from parla_curriculum.models import Lesson, LessonPrerequisite, Section, Unit, UUIDv7Base
+from parla_curriculum.use_cases.course_queries import in_course
 from parla_shared.problems import Problem
 
 # Checks an entity's new values (``row`` is None on create) and may complete them.
@@ -41,29 +42,25 @@ async def _course_of_unit(session: AsyncSession, unit_id: Any) -> Any:
     )
 
 
-async def check_unit(session: AsyncSession, _media: MediaStorage, values: dict[str, Any], row: Any) -> None:
-    key, section_id = _merged(row, values, "key"), _merged(row, values, "section_id")
-    course_id = await _course_of_section(session, section_id)
+async def _refuse_taken_key(
+    session: AsyncSession, level: type[Unit | Lesson], course_id: Any, key: Any, row: UUIDv7Base | None
+) -> None:
+    """409 when another unit (lesson) of the course has the key: a course document names them by key."""
     clash = await session.scalar(
-        select(Unit.id)
-        .join(Section, Section.id == Unit.section_id)
-        .where(Section.course_id == course_id, Unit.key == key, Unit.id != (row.id if row else None))
+        in_course(select(level.id), level, course_id).where(level.key == key, level.id != (row.id if row else None))
     )
     if clash is not None:
-        raise Problem(409, "Key taken", f"Another unit of the course already has the key {key!r}.")
+        raise Problem(409, "Key taken", f"Another {level.__name__.lower()} of the course already has the key {key!r}.")
+
+
+async def check_unit(session: AsyncSession, _media: MediaStorage, values: dict[str, Any], row: Any) -> None:
+    course_id = await _course_of_section(session, _merged(row, values, "section_id"))
+    await _refuse_taken_key(session, Unit, course_id, _merged(row, values, "key"), row)
 
 
 async def check_lesson(session: AsyncSession, _media: MediaStorage, values: dict[str, Any], row: Any) -> None:
-    key, unit_id = _merged(row, values, "key"), _merged(row, values, "unit_id")
-    course_id = await _course_of_unit(session, unit_id)
-    clash = await session.scalar(
-        select(Lesson.id)
-        .join(Unit, Unit.id == Lesson.unit_id)
-        .join(Section, Section.id == Unit.section_id)
-        .where(Section.course_id == course_id, Lesson.key == key, Lesson.id != (row.id if row else None))
-    )
-    if clash is not None:
-        raise Problem(409, "Key taken", f"Another lesson of the course already has the key {key!r}.")
+    course_id = await _course_of_unit(session, _merged(row, values, "unit_id"))
+    await _refuse_taken_key(session, Lesson, course_id, _merged(row, values, "key"), row)
 
 
 async def check_prerequisite(session: AsyncSession, _media: MediaStorage, values: dict[str, Any], row: Any) -> None:
@@ -74,15 +71,7 @@ async def check_prerequisite(session: AsyncSession, _media: MediaStorage, values
     if len(course_ids) != 1:
         raise Problem(422, "Different courses", "A prerequisite must be a lesson of the same course.")
     course_id = course_ids.pop()
-    keys = {
-        lesson.id: lesson.key
-        for lesson in await session.scalars(
-            select(Lesson)
-            .join(Unit, Unit.id == Lesson.unit_id)
-            .join(Section, Section.id == Unit.section_id)
-            .where(Section.course_id == course_id)
-        )
-    }
+    keys = {lesson.id: lesson.key for lesson in await session.scalars(in_course(select(Lesson), Lesson, course_id))}
     graph: dict[str, list[str]] = {key: [] for key in keys.values()}
     for edge in await session.scalars(select(LessonPrerequisite).where(LessonPrerequisite.lesson_id.in_(list(keys)))):
         if row is None or edge.id != row.id:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from parla_curriculum.domain.document import (
     CourseDocument,
@@ -26,13 +24,12 @@ from parla_curriculum.models import (
     Exercise,
     ExerciseOption,
     ExerciseType,
-    Language,
     Lesson,
     LessonExercise,
     LessonPrerequisite,
-    Section,
-    Unit,
 )
+from parla_curriculum.use_cases.course_queries import course_outline, course_with_language_codes, grouped, rows_under
+from parla_curriculum.use_cases.reads import QUALITY_ORDER
 
 
 @dataclass
@@ -47,71 +44,30 @@ async def export_course(
     session: AsyncSession, course_id: uuid.UUID
 ) -> tuple[CourseDocument, list[ExportedAudio]] | None:
     """The stored course as a document (audio named ``audio/<exercise-key>-<quality>.<ext>``)."""
-    source, target = aliased(Language), aliased(Language)
-    found = (
-        await session.execute(
-            select(Course, source.code, target.code)
-            .join(source, source.id == Course.from_language_id)
-            .join(target, target.id == Course.to_language_id)
-            .where(Course.id == course_id)
-        )
-    ).first()
+    query, _, _ = course_with_language_codes()
+    found = (await session.execute(query.where(Course.id == course_id))).first()
     if found is None:
         return None
     course, from_code, to_code = found
-    sections = list(
-        await session.scalars(select(Section).where(Section.course_id == course_id).order_by(Section.sort_order))
-    )
-    units = list(
-        await session.scalars(
-            select(Unit)
-            .join(Section, Section.id == Unit.section_id)
-            .where(Section.course_id == course_id)
-            .order_by(Unit.sort_order)
-        )
-    )
-    lessons = list(
-        await session.scalars(
-            select(Lesson)
-            .join(Unit, Unit.id == Lesson.unit_id)
-            .join(Section, Section.id == Unit.section_id)
-            .where(Section.course_id == course_id)
-            .order_by(Lesson.sort_order)
-        )
-    )
+    sections, units, lessons = await course_outline(session, course_id, active_only=False)
     lesson_keys = {lesson.id: lesson.key for lesson in lessons}
     exercises = {row.id: row for row in await session.scalars(select(Exercise).where(Exercise.course_id == course_id))}
     type_names = {row.id: row.name for row in await session.scalars(select(ExerciseType))}
-    options: dict[uuid.UUID, list[ExerciseOption]] = defaultdict(list)
-    audio: dict[uuid.UUID, list[AudioFile]] = defaultdict(list)
-    placements: dict[uuid.UUID, list[LessonExercise]] = defaultdict(list)
-    prerequisites: dict[uuid.UUID, list[str]] = defaultdict(list)
-    if exercises:
-        for option in await session.scalars(
-            select(ExerciseOption)
-            .where(ExerciseOption.exercise_id.in_(list(exercises)))
-            .order_by(ExerciseOption.sort_order)
-        ):
-            options[option.exercise_id].append(option)
-        for audio_file in await session.scalars(select(AudioFile).where(AudioFile.exercise_id.in_(list(exercises)))):
-            audio[audio_file.exercise_id].append(audio_file)
-    if lessons:
-        for placement in await session.scalars(
-            select(LessonExercise)
-            .where(LessonExercise.lesson_id.in_(list(lesson_keys)))
-            .order_by(LessonExercise.sort_order)
-        ):
-            placements[placement.lesson_id].append(placement)
-        for prerequisite in await session.scalars(
-            select(LessonPrerequisite)
-            .where(LessonPrerequisite.lesson_id.in_(list(lesson_keys)))
-            .order_by(LessonPrerequisite.created_at, LessonPrerequisite.id)
-        ):
-            prerequisites[prerequisite.lesson_id].append(lesson_keys[prerequisite.prerequisite_lesson_id])
+    options = await rows_under(session, ExerciseOption, "exercise_id", exercises, order_by=(ExerciseOption.sort_order,))
+    audio = await rows_under(session, AudioFile, "exercise_id", exercises)
+    placements = await rows_under(
+        session, LessonExercise, "lesson_id", lesson_keys, order_by=(LessonExercise.sort_order,)
+    )
+    prerequisite_order = (LessonPrerequisite.created_at, LessonPrerequisite.id)
+    prerequisites = {
+        lesson_id: [lesson_keys[row.prerequisite_lesson_id] for row in rows]
+        for lesson_id, rows in (
+            await rows_under(session, LessonPrerequisite, "lesson_id", lesson_keys, order_by=prerequisite_order)
+        ).items()
+    }
 
     exported_audio: list[ExportedAudio] = []
     defined: set[uuid.UUID] = set()
-    quality_rank = {"low": 0, "medium": 1, "high": 2}
 
     def exercise_document(exercise: Exercise) -> DocExercise:
         kind = type_names[exercise.exercise_type_id]
@@ -129,7 +85,7 @@ async def export_course(
             options=[DocOption(option.option_text, option.is_correct) for option in options.get(exercise.id, [])],
         )
         for audio_file in sorted(
-            audio.get(exercise.id, []), key=lambda item: (quality_rank.get(item.quality_level, 1), item.file_format)
+            audio.get(exercise.id, []), key=lambda item: (QUALITY_ORDER.get(item.quality_level, 1), item.file_format)
         ):
             file_name = f"audio/{exercise.key}-{audio_file.quality_level}.{audio_file.file_format}"
             doc.audio.append(DocAudio(file_name, audio_file.file_format, audio_file.quality_level))
@@ -155,12 +111,8 @@ async def export_course(
             entries,
         )
 
-    units_of: dict[uuid.UUID, list[Unit]] = defaultdict(list)
-    for unit in units:
-        units_of[unit.section_id].append(unit)
-    lessons_of: dict[uuid.UUID, list[Lesson]] = defaultdict(list)
-    for lesson in lessons:
-        lessons_of[lesson.unit_id].append(lesson)
+    units_of = grouped(units, lambda unit: unit.section_id)
+    lessons_of = grouped(lessons, lambda lesson: lesson.unit_id)
     document = CourseDocument(
         key=course.key,
         from_language=from_code,

@@ -12,9 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from parla_curriculum.api.schemas import (
     AudioRead,
@@ -41,6 +40,7 @@ from parla_curriculum.models import (
     Section,
     Unit,
 )
+from parla_curriculum.use_cases.course_queries import course_outline, course_with_language_codes, grouped, rows_under
 
 QUALITY_ORDER = {"low": 0, "medium": 1, "high": 2}
 FORMAT_PREFERENCE = {"mp3": 0, "ogg": 1, "wav": 2}
@@ -53,19 +53,9 @@ async def languages(session: AsyncSession) -> list[LanguageRead]:
     return [LanguageRead(row.id, row.code, row.name, row.native_name, row.flag_url) for row in rows]
 
 
-def _course_query() -> tuple[Select[Course, str, str], type[Language], type[Language]]:
-    source, target = aliased(Language), aliased(Language)
-    query = (
-        select(Course, source.code, target.code)
-        .join(source, source.id == Course.from_language_id)
-        .join(target, target.id == Course.to_language_id)
-        .where(Course.is_active.is_(True))
-    )
-    return query, source, target
-
-
 async def courses(session: AsyncSession, from_code: str | None, to_code: str | None) -> list[CourseSummary]:
-    query, source, target = _course_query()
+    query, source, target = course_with_language_codes()
+    query = query.where(Course.is_active.is_(True))
     if from_code:
         query = query.where(source.code == from_code)
     if to_code:
@@ -80,35 +70,12 @@ async def courses(session: AsyncSession, from_code: str | None, to_code: str | N
 
 
 async def course_tree(session: AsyncSession, course_id: UUID) -> CourseTree | None:
-    query, _, _ = _course_query()
-    found = (await session.execute(query.where(Course.id == course_id))).first()
+    query, _, _ = course_with_language_codes()
+    found = (await session.execute(query.where(Course.id == course_id, Course.is_active.is_(True)))).first()
     if found is None:
         return None
     course, source_code, target_code = found
-    sections = list(
-        await session.scalars(
-            select(Section)
-            .where(Section.course_id == course_id, Section.is_active.is_(True))
-            .order_by(Section.sort_order)
-        )
-    )
-    units = list(
-        await session.scalars(
-            select(Unit)
-            .join(Section, Section.id == Unit.section_id)
-            .where(Section.course_id == course_id, Unit.is_active.is_(True))
-            .order_by(Unit.sort_order)
-        )
-    )
-    lessons = list(
-        await session.scalars(
-            select(Lesson)
-            .join(Unit, Unit.id == Lesson.unit_id)
-            .join(Section, Section.id == Unit.section_id)
-            .where(Section.course_id == course_id, Lesson.is_active.is_(True))
-            .order_by(Lesson.sort_order)
-        )
-    )
+    sections, units, lessons = await course_outline(session, course_id, active_only=True)
     lesson_ids = [lesson.id for lesson in lessons]
     prerequisites: dict[UUID, list[UUID]] = defaultdict(list)
     counts: dict[UUID, int] = {}
@@ -128,35 +95,34 @@ async def course_tree(session: AsyncSession, course_id: UUID) -> CourseTree | No
                 .group_by(LessonExercise.lesson_id)
             )
         }
-    lessons_by_unit: dict[UUID, list[LessonNode]] = defaultdict(list)
-    for lesson in lessons:
-        lessons_by_unit[lesson.unit_id].append(
-            LessonNode(
-                id=lesson.id,
-                key=lesson.key,
-                name=lesson.name,
-                description=lesson.description,
-                sort_order=lesson.sort_order,
-                xp_reward=lesson.xp_reward,
-                estimated_minutes=lesson.estimated_minutes,
-                exercise_count=counts.get(lesson.id, 0),
-                prerequisite_ids=prerequisites.get(lesson.id, []),
-            )
+    units_of = grouped(units, lambda unit: unit.section_id)
+    lessons_of = grouped(lessons, lambda lesson: lesson.unit_id)
+
+    def lesson_node(lesson: Lesson) -> LessonNode:
+        return LessonNode(
+            id=lesson.id,
+            key=lesson.key,
+            name=lesson.name,
+            description=lesson.description,
+            sort_order=lesson.sort_order,
+            xp_reward=lesson.xp_reward,
+            estimated_minutes=lesson.estimated_minutes,
+            exercise_count=counts.get(lesson.id, 0),
+            prerequisite_ids=prerequisites.get(lesson.id, []),
         )
-    units_by_section: dict[UUID, list[UnitNode]] = defaultdict(list)
-    for unit in units:
-        units_by_section[unit.section_id].append(
-            UnitNode(
-                id=unit.id,
-                key=unit.key,
-                name=unit.name,
-                description=unit.description,
-                sort_order=unit.sort_order,
-                color=unit.color,
-                icon_url=unit.icon_url,
-                lessons=lessons_by_unit.get(unit.id, []),
-            )
+
+    def unit_node(unit: Unit) -> UnitNode:
+        return UnitNode(
+            id=unit.id,
+            key=unit.key,
+            name=unit.name,
+            description=unit.description,
+            sort_order=unit.sort_order,
+            color=unit.color,
+            icon_url=unit.icon_url,
+            lessons=[lesson_node(lesson) for lesson in lessons_of.get(unit.id, [])],
         )
+
     return CourseTree(
         id=course.id,
         key=course.key,
@@ -173,7 +139,7 @@ async def course_tree(session: AsyncSession, course_id: UUID) -> CourseTree | No
                 description=section.description,
                 sort_order=section.sort_order,
                 cefr_level=section.cefr_level,
-                units=units_by_section.get(section.id, []),
+                units=[unit_node(unit) for unit in units_of.get(section.id, [])],
             )
             for section in sections
         ],
@@ -219,15 +185,8 @@ async def lesson(session: AsyncSession, lesson_id: UUID, url_for: Callable[[str]
         )
     ).all()
     exercise_ids = [exercise.id for exercise, _ in rows]
-    options: dict[UUID, list[ExerciseOption]] = defaultdict(list)
-    audio: dict[UUID, list[AudioFile]] = defaultdict(list)
-    if exercise_ids:
-        for option in await session.scalars(select(ExerciseOption).where(ExerciseOption.exercise_id.in_(exercise_ids))):
-            options[option.exercise_id].append(option)
-        for audio_file in await session.scalars(
-            select(AudioFile).where(AudioFile.exercise_id.in_(exercise_ids), AudioFile.is_active.is_(True))
-        ):
-            audio[audio_file.exercise_id].append(audio_file)
+    options = await rows_under(session, ExerciseOption, "exercise_id", exercise_ids)
+    audio = await rows_under(session, AudioFile, "exercise_id", exercise_ids, AudioFile.is_active.is_(True))
     exercises = []
     for exercise, type_name in rows:
         exercise_options = sorted(options.get(exercise.id, []), key=lambda option: shuffled_order(option.id))
