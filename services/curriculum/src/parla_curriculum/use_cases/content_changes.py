@@ -31,10 +31,10 @@ class ContentChanges:
 
     def apply(self, row: UUIDv7Base, values: dict[str, Any]) -> None:
         """Set the values that differ; remember the old values when anything changed."""
-        before = column_values(row)
         changed = {name: value for name, value in values.items() if getattr(row, name) != value}
         if not changed:
             return
+        before = column_values(row)
         for name, value in changed.items():
             setattr(row, name, value)
         self.updated.append((row, before))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from uuid_utils.compat import uuid7
 
 from parla_curriculum import events
 from parla_curriculum.clients.media import (
@@ -110,17 +109,12 @@ class CourseImporter(CourseUpserts):
                     else DocumentError("to_language", teaches)
                 ]
             )
-        if course is None:
-            course = Course(id=uuid7(), key=document.key, **course_values)
-            session.add(course)
-            changes.created.append(course)
-        else:
-            changes.apply(course, course_values)
+        course = self._put(Course, course, {"key": document.key}, course_values, changes)
         await session.flush()
 
         sections = await self._upsert_sections(course, document.sections, changes)
         units = await self._upsert_units(course, document, sections, changes)
-        lessons = await self._upsert_lessons(document, units, changes)
+        lessons = await self._upsert_lessons(course, document, units, changes)
         exercises = await self._upsert_exercises(course, document, types, audio_sources, changes)
         await self._upsert_placements(document, lessons, exercises, changes)
         await self._upsert_prerequisites(document, lessons, changes)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +34,13 @@ from parla_curriculum.models import (
     LessonPrerequisite,
     Section,
     Unit,
+    UUIDv7Base,
 )
 from parla_curriculum.use_cases.content_changes import ContentChanges
 from parla_curriculum.use_cases.course_audio import AudioSource
+from parla_curriculum.use_cases.course_queries import in_course, rows_under
+
+RowT = TypeVar("RowT", bound=UUIDv7Base)
 
 
 class CourseUpserts:
@@ -44,6 +49,26 @@ class CourseUpserts:
     session: AsyncSession
     media: MediaStorage
     _lesson_ids: list[uuid.UUID]
+
+    def _put(
+        self,
+        model: type[RowT],
+        row: RowT | None,
+        identity: dict[str, Any],
+        values: dict[str, Any],
+        changes: ContentChanges,
+        *,
+        new_id: Callable[[], uuid.UUID] = uuid7,
+    ) -> RowT:
+        """``row`` with ``values`` set where they differ, or (when there is no row yet) a new one with ``identity``
+        and ``values``; either remembered in ``changes``."""
+        if row is None:
+            row = model(id=new_id(), **identity, **values)
+            self.session.add(row)
+            changes.created.append(row)
+        else:
+            changes.apply(row, values)
+        return row
 
     # --- hierarchy ---------------------------------------------------------------------------------
 
@@ -61,14 +86,8 @@ class CourseUpserts:
                 "cefr_level": doc.cefr_level,
                 "sort_order": index,
             }
-            row = existing.pop(doc.key, None)
-            if row is None:
-                row = Section(id=uuid7(), course_id=course.id, key=doc.key, **values)
-                self.session.add(row)
-                changes.created.append(row)
-            else:
-                changes.apply(row, values)
-            result[doc.key] = row
+            identity = {"course_id": course.id, "key": doc.key}
+            result[doc.key] = self._put(Section, existing.pop(doc.key, None), identity, values, changes)
         for row in existing.values():
             changes.remove(row)
         await self.session.flush()
@@ -77,12 +96,7 @@ class CourseUpserts:
     async def _upsert_units(
         self, course: Course, document: CourseDocument, sections: dict[str, Section], changes: ContentChanges
     ) -> dict[str, Unit]:
-        existing = {
-            row.key: row
-            for row in await self.session.scalars(
-                select(Unit).join(Section, Section.id == Unit.section_id).where(Section.course_id == course.id)
-            )
-        }
+        existing = {row.key: row for row in await self.session.scalars(in_course(select(Unit), Unit, course.id))}
         result: dict[str, Unit] = {}
         for section in document.sections:
             for index, doc in enumerate(section.units):
@@ -103,19 +117,12 @@ class CourseUpserts:
             "icon_url": doc.icon_url,
             "sort_order": index,
         }
-        row = existing.pop(doc.key, None)
-        if row is None:
-            row = Unit(id=uuid7(), key=doc.key, **values)
-            self.session.add(row)
-            changes.created.append(row)
-        else:
-            changes.apply(row, values)
-        return row
+        return self._put(Unit, existing.pop(doc.key, None), {"key": doc.key}, values, changes)
 
     async def _upsert_lessons(
-        self, document: CourseDocument, units: dict[str, Unit], changes: ContentChanges
+        self, course: Course, document: CourseDocument, units: dict[str, Unit], changes: ContentChanges
     ) -> dict[str, Lesson]:
-        course_lessons = await self._course_lessons(document.key)
+        course_lessons = list(await self.session.scalars(in_course(select(Lesson), Lesson, course.id)))
         existing = {row.key: row for row in course_lessons}
         # Placements and prerequisites of every lesson, removed ones included, are diffed (and announced).
         self._lesson_ids = [row.id for row in course_lessons]
@@ -129,17 +136,6 @@ class CourseUpserts:
         await self.session.flush()
         return result
 
-    async def _course_lessons(self, course_key: str) -> list[Lesson]:
-        return list(
-            await self.session.scalars(
-                select(Lesson)
-                .join(Unit, Unit.id == Lesson.unit_id)
-                .join(Section, Section.id == Unit.section_id)
-                .join(Course, Course.id == Section.course_id)
-                .where(Course.key == course_key)
-            )
-        )
-
     def _upsert_lesson(
         self, existing: dict[str, Lesson], unit: Unit, index: int, doc: DocLesson, changes: ContentChanges
     ) -> Lesson:
@@ -151,14 +147,7 @@ class CourseUpserts:
             "estimated_minutes": doc.estimated_minutes,
             "sort_order": index,
         }
-        row = existing.pop(doc.key, None)
-        if row is None:
-            row = Lesson(id=uuid7(), key=doc.key, **values)
-            self.session.add(row)
-            changes.created.append(row)
-        else:
-            changes.apply(row, values)
-        return row
+        return self._put(Lesson, existing.pop(doc.key, None), {"key": doc.key}, values, changes)
 
     # --- exercises ---------------------------------------------------------------------------------
 
@@ -175,15 +164,11 @@ class CourseUpserts:
             row.key: row for row in await session.scalars(select(Exercise).where(Exercise.course_id == course.id))
         }
         exercise_ids = [row.id for row in existing.values()]
-        options: dict[uuid.UUID, list[ExerciseOption]] = defaultdict(list)
+        options = await rows_under(
+            session, ExerciseOption, "exercise_id", exercise_ids, order_by=(ExerciseOption.sort_order,)
+        )
         audio: dict[uuid.UUID, dict[tuple[str, str], AudioFile]] = defaultdict(dict)
         if exercise_ids:
-            for option in await session.scalars(
-                select(ExerciseOption)
-                .where(ExerciseOption.exercise_id.in_(exercise_ids))
-                .order_by(ExerciseOption.sort_order)
-            ):
-                options[option.exercise_id].append(option)
             for audio_file in await session.scalars(select(AudioFile).where(AudioFile.exercise_id.in_(exercise_ids))):
                 audio[audio_file.exercise_id][(audio_file.file_format, audio_file.quality_level)] = audio_file
 
@@ -205,14 +190,8 @@ class CourseUpserts:
                 "estimated_seconds": doc.estimated_seconds,
                 "metadata_": doc.metadata,
             }
-            row = existing.pop(doc.key, None)
-            if row is None:
-                row = Exercise(id=uuid7(), course_id=course.id, key=doc.key, **values)
-                session.add(row)
-                changes.created.append(row)
-            else:
-                changes.apply(row, values)
-            result[doc.key] = row
+            identity = {"course_id": course.id, "key": doc.key}
+            result[doc.key] = self._put(Exercise, existing.pop(doc.key, None), identity, values, changes)
         await session.flush()
         for doc in document.exercises():
             row = result[doc.key]
@@ -232,13 +211,9 @@ class CourseUpserts:
     ) -> None:
         for index, doc in enumerate(documents):
             values = {"option_text": doc.text, "is_correct": doc.correct, "sort_order": index}
-            if index < len(existing):
-                changes.apply(existing[index], values)
-            else:
-                # Random (v4) ids: time-ordered ones would give away the authored order of the options.
-                row = ExerciseOption(id=uuid.uuid4(), exercise_id=exercise.id, **values)
-                self.session.add(row)
-                changes.created.append(row)
+            row = existing[index] if index < len(existing) else None
+            # Random (v4) ids: time-ordered ones would give away the authored order of the options.
+            self._put(ExerciseOption, row, {"exercise_id": exercise.id}, values, changes, new_id=uuid.uuid4)
         for row in existing[len(documents) :]:
             changes.remove(row)
 
@@ -262,15 +237,8 @@ class CourseUpserts:
                     "sample_rate": source.metadata.sample_rate,
                     "bit_rate": source.metadata.bit_rate,
                 }
-            row = existing.pop((audio.format, audio.quality), None)
-            if row is None:
-                row = AudioFile(
-                    id=uuid7(), exercise_id=exercise.id, file_format=audio.format, quality_level=audio.quality, **values
-                )
-                self.session.add(row)
-                changes.created.append(row)
-            else:
-                changes.apply(row, values)
+            identity = {"exercise_id": exercise.id, "file_format": audio.format, "quality_level": audio.quality}
+            self._put(AudioFile, existing.pop((audio.format, audio.quality), None), identity, values, changes)
         for row in existing.values():
             changes.remove(row)
 
@@ -296,12 +264,8 @@ class CourseUpserts:
                 key = entry.use if isinstance(entry, DocUse) else entry.key
                 exercise = exercises[key]
                 row = existing.pop((lesson.id, exercise.id), None)
-                if row is None:
-                    row = LessonExercise(id=uuid7(), lesson_id=lesson.id, exercise_id=exercise.id, sort_order=index)
-                    self.session.add(row)
-                    changes.created.append(row)
-                else:
-                    changes.apply(row, {"sort_order": index})
+                identity = {"lesson_id": lesson.id, "exercise_id": exercise.id}
+                self._put(LessonExercise, row, identity, {"sort_order": index}, changes)
         for row in existing.values():
             changes.remove(row)
 
@@ -321,9 +285,8 @@ class CourseUpserts:
             lesson = lessons[lesson_doc.key]
             for prerequisite_key in dict.fromkeys(lesson_doc.prerequisites):
                 prerequisite = lessons[prerequisite_key]
-                if existing.pop((lesson.id, prerequisite.id), None) is None:
-                    row = LessonPrerequisite(id=uuid7(), lesson_id=lesson.id, prerequisite_lesson_id=prerequisite.id)
-                    self.session.add(row)
-                    changes.created.append(row)
+                row = existing.pop((lesson.id, prerequisite.id), None)
+                identity = {"lesson_id": lesson.id, "prerequisite_lesson_id": prerequisite.id}
+                self._put(LessonPrerequisite, row, identity, {}, changes)
         for row in existing.values():
             changes.remove(row)
