@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,6 +30,22 @@ def _ok(model: type[Any]) -> dict[int, ResponseSpec]:
     }
 
 
+async def _cached(
+    request: Request[Any, Any, Any],
+    engine: AsyncEngine,
+    cache: ContentCache,
+    key: tuple[Any, ...],
+    build: Callable[[AsyncSession], Awaitable[Any]],
+) -> Response[bytes]:
+    """The payload filed under ``key`` (what it is, then what picks it): 200, or 304 when the client holds it; a 404
+    problem when ``build`` finds no active one (a course or lesson by its id, the last of the key)."""
+    cached = await cache.get(engine, key, build)
+    if cached is None:
+        kind = key[0]
+        raise Problem(404, f"{kind.capitalize()} not found", f"No active {kind} has the id {key[-1]}.")
+    return cached_response(request, cached)
+
+
 class PublicController(Controller):
     tags = ["content"]
 
@@ -43,9 +60,7 @@ class PublicController(Controller):
         db_engine: NamedDependency[AsyncEngine],
         content_cache: NamedDependency[ContentCache],
     ) -> Response[bytes]:
-        cached = await content_cache.get(db_engine, ("languages",), reads.languages)
-        assert cached is not None
-        return cached_response(request, cached)
+        return await _cached(request, db_engine, content_cache, ("languages",), reads.languages)
 
     @get(
         "/courses",
@@ -67,9 +82,7 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> list[CourseSummary]:
             return await reads.courses(session, from_language, to_language)
 
-        cached = await content_cache.get(db_engine, ("courses", from_language, to_language), build)
-        assert cached is not None
-        return cached_response(request, cached)
+        return await _cached(request, db_engine, content_cache, ("courses", from_language, to_language), build)
 
     @get(
         "/courses/{course_id:uuid}",
@@ -86,10 +99,7 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> CourseTree | None:
             return await reads.course_tree(session, course_id)
 
-        cached = await content_cache.get(db_engine, ("course", course_id), build)
-        if cached is None:
-            raise Problem(404, "Course not found", f"No active course has the id {course_id}.")
-        return cached_response(request, cached)
+        return await _cached(request, db_engine, content_cache, ("course", course_id), build)
 
     @get(
         "/lessons/{lesson_id:uuid}",
@@ -107,10 +117,7 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> LessonRead | None:
             return await reads.lesson(session, lesson_id, media.public_url)
 
-        cached = await content_cache.get(db_engine, ("lesson", lesson_id), build)
-        if cached is None:
-            raise Problem(404, "Lesson not found", f"No active lesson has the id {lesson_id}.")
-        return cached_response(request, cached)
+        return await _cached(request, db_engine, content_cache, ("lesson", lesson_id), build)
 
     @get(
         "/exercises/{exercise_id:uuid}/audio",
