@@ -18,7 +18,6 @@ from parla_identity.clients.oauth_providers import OAuthClients
 from parla_identity.settings import IdentitySettings
 from parla_identity.use_cases import limits, oauth_login
 from parla_identity.use_cases.context import Identity
-from parla_shared.context import request_context
 from parla_shared.db import SystemPath, route_system_path
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem, problem_responses
@@ -74,7 +73,6 @@ class OAuthController(Controller):
             db_session,
             identity.settings,
             "oauth_authorize",
-            ip=request_context.get().ip,
             email=None,
             detail="too many provider logins",
         )

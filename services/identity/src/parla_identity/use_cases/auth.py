@@ -32,7 +32,6 @@ async def register(
         session,
         identity.settings,
         "register",
-        ip=request_context.get().ip,
         email=data.email,
         detail="too many registrations",
     )
@@ -143,7 +142,6 @@ async def request_password_reset(
         session,
         identity.settings,
         "password_reset",
-        ip=request_context.get().ip,
         email=email,
         detail="too many password-reset requests",
     )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parla_identity.settings import IdentitySettings
+from parla_shared.context import request_context
 from parla_shared.ratelimit import RateLimitTable, limit_key
 
 RATE_LIMITS = RateLimitTable("identity")
@@ -43,12 +44,12 @@ async def limit_requests(
     settings: IdentitySettings,
     action: str,
     *,
-    ip: str | None,
     email: str | None,
     detail: str,
 ) -> None:
-    """Counts one ``action`` (register, password_reset, oauth_authorize) for the client address and, when given,
-    the email address it is about; 429 past either limit (settings ``rate_limit_<action>_per_ip|email``)."""
+    """Counts one ``action`` (register, password_reset, oauth_authorize) for the requesting client's address and,
+    when given, the email address it is about; 429 past either limit (settings ``rate_limit_<action>_per_ip|email``)."""
+    ip = request_context.get().ip
     limits = []
     if ip:
         limits.append((limit_key(f"{action}-ip", ip), settings.rate_limit(f"{action}_per_ip")))
