@@ -1,10 +1,11 @@
-"""Accounts: finding, creating and changing them."""
+"""Accounts: finding, creating and changing them, and announcing what their owners do with them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from uuid import UUID
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,9 @@ from parla_identity.domain.passwords import hash_password
 from parla_identity.models import User, UserRole
 from parla_identity.use_cases.context import Identity
 from parla_identity.use_cases.tokens import revoke_all_refresh_tokens
+from parla_shared.context import request_context
 from parla_shared.contracts.identity import DEFAULT_DAILY_XP_GOAL
+from parla_shared.events.envelope import ENVELOPE_VERSION
 from parla_shared.events.outbox import Outbox
 
 
@@ -84,9 +87,35 @@ async def mark_email_verified(session: AsyncSession, outbox: Outbox, user: User)
     if user.is_email_verified:
         return
     user.is_email_verified = True
-    await outbox.add(
-        session, events.USER_EMAIL_VERIFIED, events.UserOnly(user_id=user.id), subject_id=user.id, actor_id=user.id
+    await announce(session, outbox, user.id, events.USER_EMAIL_VERIFIED, events.UserOnly(user_id=user.id))
+
+
+async def announce(
+    session: AsyncSession,
+    outbox: Outbox,
+    user_id: UUID,
+    event_type: str,
+    data: msgspec.Struct,
+    *,
+    version: int = ENVELOPE_VERSION,
+) -> None:
+    """An event of what users did to their own account: the user is both its subject and its actor."""
+    await outbox.add(session, event_type, data, subject_id=user_id, actor_id=user_id, version=version)
+
+
+async def announce_registration(session: AsyncSession, outbox: Outbox, user: User, method: str) -> None:
+    """``user.registered`` (``method``: password or the provider), with the settings other contexts start from."""
+    registered = events.UserRegistered(
+        user_id=user.id, timezone=user.timezone, daily_xp_goal=user.daily_xp_goal, method=method
     )
+    await announce(session, outbox, user.id, events.USER_REGISTERED, registered, version=events.PERSONAL_DATA_VERSION)
+
+
+async def announce_login(session: AsyncSession, outbox: Outbox, user: User, method: str) -> None:
+    """``user.logged_in`` (``method``: password or the provider) from the request's address and user agent."""
+    context = request_context.get()
+    logged_in = events.UserLoggedIn(user_id=user.id, method=method, ip=context.ip, user_agent=context.user_agent)
+    await announce(session, outbox, user.id, events.USER_LOGGED_IN, logged_in)
 
 
 async def set_password_hash(session: AsyncSession, user: User, password_hash: str) -> None:

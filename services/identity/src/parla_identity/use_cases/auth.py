@@ -60,16 +60,7 @@ async def register(
         one_time_tokens.EMAIL_VERIFICATION,
         timedelta(hours=identity.settings.email_verification_ttl_hours),
     )
-    await outbox.add(
-        session,
-        events.USER_REGISTERED,
-        events.UserRegistered(
-            user_id=user.id, timezone=user.timezone, daily_xp_goal=user.daily_xp_goal, method="password"
-        ),
-        subject_id=user.id,
-        actor_id=user.id,
-        version=events.PERSONAL_DATA_VERSION,
-    )
+    await accounts.announce_registration(session, outbox, user, "password")
     return user, token
 
 
@@ -105,13 +96,7 @@ async def login(identity: Identity, session: AsyncSession, outbox: Outbox, email
         raise Problem(401, "Invalid credentials", "the email or password is wrong")
     await limits.clear_login_failures(session, account_key)
     pair = await tokens.issue_token_pair(identity, session, user)
-    await outbox.add(
-        session,
-        events.USER_LOGGED_IN,
-        events.UserLoggedIn(user_id=user.id, method="password", ip=context.ip, user_agent=context.user_agent),
-        subject_id=user.id,
-        actor_id=user.id,
-    )
+    await accounts.announce_login(session, outbox, user, "password")
     return pair
 
 
@@ -128,9 +113,7 @@ async def refresh(identity: Identity, session: AsyncSession, refresh_token: str)
 async def logout(session: AsyncSession, outbox: Outbox, refresh_token: str) -> None:
     user_id = await tokens.logout(session, refresh_token)
     if user_id is not None:
-        await outbox.add(
-            session, events.USER_LOGGED_OUT, events.UserOnly(user_id=user_id), subject_id=user_id, actor_id=user_id
-        )
+        await accounts.announce(session, outbox, user_id, events.USER_LOGGED_OUT, events.UserOnly(user_id=user_id))
 
 
 async def request_password_reset(
@@ -154,12 +137,8 @@ async def request_password_reset(
         one_time_tokens.PASSWORD_RESET,
         timedelta(minutes=identity.settings.password_reset_ttl_minutes),
     )
-    await outbox.add(
-        session,
-        events.USER_PASSWORD_RESET_REQUESTED,
-        events.UserOnly(user_id=user.id),
-        subject_id=user.id,
-        actor_id=user.id,
+    await accounts.announce(
+        session, outbox, user.id, events.USER_PASSWORD_RESET_REQUESTED, events.UserOnly(user_id=user.id)
     )
     return user, token
 
@@ -179,10 +158,4 @@ async def confirm_password_reset(
         raise one_time_tokens.invalid_token()
     await accounts.set_password_hash(session, user, password_hash)
     await limits.clear_login_failures(session, limits.throttle_keys(user.email, None)[0])
-    await outbox.add(
-        session,
-        events.USER_PASSWORD_RESET,
-        events.UserOnly(user_id=user.id),
-        subject_id=user.id,
-        actor_id=user.id,
-    )
+    await accounts.announce(session, outbox, user.id, events.USER_PASSWORD_RESET, events.UserOnly(user_id=user.id))

@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parla_identity import events
 from parla_identity.api.schemas import TokenPair
 from parla_identity.clients.oauth_providers import ProviderUser, placeholder_email, provider_token_context
 from parla_identity.domain import accounts as account_rules
 from parla_identity.models import OAuthProvider, User
 from parla_identity.use_cases import accounts, tokens
 from parla_identity.use_cases.context import Identity
-from parla_shared.context import request_context
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
 
@@ -87,19 +85,7 @@ async def user_for_provider(identity: Identity, session: AsyncSession, outbox: O
             avatar_url=found.avatar_url if found.avatar_url and len(found.avatar_url) <= 500 else None,
             is_email_verified=found.email is not None and found.email_verified,
         )
-        await outbox.add(
-            session,
-            events.USER_REGISTERED,
-            events.UserRegistered(
-                user_id=user.id,
-                timezone=user.timezone,
-                daily_xp_goal=user.daily_xp_goal,
-                method=found.provider,
-            ),
-            subject_id=user.id,
-            actor_id=user.id,
-            version=events.PERSONAL_DATA_VERSION,
-        )
+        await accounts.announce_registration(session, outbox, user, found.provider)
     link = OAuthProvider(user_id=user.id, provider=found.provider, provider_user_id=found.provider_user_id)
     store_provider_tokens(identity, link, found)
     session.add(link)
@@ -111,12 +97,5 @@ async def provider_login(identity: Identity, session: AsyncSession, outbox: Outb
     """A token pair for the account the provider identity opens, and the login announced."""
     user = await user_for_provider(identity, session, outbox, found)
     pair = await tokens.issue_token_pair(identity, session, user)
-    context = request_context.get()
-    await outbox.add(
-        session,
-        events.USER_LOGGED_IN,
-        events.UserLoggedIn(user_id=user.id, method=found.provider, ip=context.ip, user_agent=context.user_agent),
-        subject_id=user.id,
-        actor_id=user.id,
-    )
+    await accounts.announce_login(session, outbox, user, found.provider)
     return pair
