@@ -40,6 +40,16 @@ from parla_shared.settings import SettingsError
 
 
 @asynccontextmanager
+async def operator_identity(settings: IdentitySettings) -> AsyncIterator[Identity]:
+    """The service's parts for one command, its signing-key store's connections closed at the end."""
+    identity = Identity.from_settings(settings)
+    try:
+        yield identity
+    finally:
+        await identity.keys.close()
+
+
+@asynccontextmanager
 async def operator_session(identity: Identity) -> AsyncIterator[AsyncSession]:
     """A transaction on the operator system path: these commands act on any account (row-level security)."""
     with running_system_path(SystemPath.OPERATOR):
@@ -48,31 +58,21 @@ async def operator_session(identity: Identity) -> AsyncIterator[AsyncSession]:
 
 
 async def create_admin(settings: IdentitySettings, email: str, password: str, name: str) -> str:
-    identity = Identity.from_settings(settings)
-    try:
-        async with operator_session(identity) as session:
-            user = await accounts.create_admin(identity, session, email, password, name)
-            return f"admin {user.email} ({user.id})"
-    finally:
-        await identity.keys.close()
+    async with operator_identity(settings) as identity, operator_session(identity) as session:
+        user = await accounts.create_admin(identity, session, email, password, name)
+        return f"admin {user.email} ({user.id})"
 
 
 async def rotate_signing_key(settings: IdentitySettings) -> str:
-    identity = Identity.from_settings(settings)
-    try:
+    async with operator_identity(settings) as identity:
         return f"active signing key {await identity.keys.rotate()}"
-    finally:
-        await identity.keys.close()
 
 
 async def reseal_secrets(settings: IdentitySettings) -> str:
-    identity = Identity.from_settings(settings)
-    try:
+    async with operator_identity(settings) as identity:
         async with operator_session(identity) as session:
             count = await accounts.reseal_secrets(identity, session)
         return f"{count} secrets now sealed with key {identity.box.current_key_id}"
-    finally:
-        await identity.keys.close()
 
 
 class PasswordInputError(Exception):
@@ -93,14 +93,10 @@ def read_password(stdin: TextIO) -> str:
 
 
 async def seed_learner_accounts(settings: IdentitySettings, learners: int, admins: int, out: Path) -> str:
-    identity = Identity.from_settings(settings)
     outbox = Outbox(MessagingTables(settings.db_schema), producer=settings.service_name)
     started = time.perf_counter()
-    try:
-        async with operator_session(identity) as session:
-            result = await seed_learners(identity, session, outbox, learners, admins)
-    finally:
-        await identity.keys.close()
+    async with operator_identity(settings) as identity, operator_session(identity) as session:
+        result = await seed_learners(identity, session, outbox, learners, admins)
 
     def listed(accounts: list[SeededAccount]) -> list[dict[str, str]]:
         return [{"email": a.email, "user_id": str(a.user_id), "refresh_token": a.refresh_token} for a in accounts]
