@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import text
@@ -32,13 +33,16 @@ from parla_shared.problems import Problem
 MAX_RETENTION_WEEKS = 52
 MAX_SEQ = 2**63 - 1  # the audit log's seq is a bigint
 
+KeyT = TypeVar("KeyT")
+
 
 def encode_cursor(created_at: datetime, key: object) -> str:
     raw = json.dumps([created_at.isoformat(), str(key)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, key_of: Callable[[str], KeyT]) -> tuple[datetime, KeyT]:
+    """The time and key a cursor carries; ``key_of`` reads the key (a ValueError for one the page cannot take)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, key = json.loads(raw)
@@ -46,20 +50,31 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if moment.tzinfo is None:
             raise ValueError("the service's cursors carry an offset")
         # In UTC, so a forged time that PostgreSQL cannot take is refused here rather than by the driver.
-        return moment.astimezone(UTC), str(key)
+        return moment.astimezone(UTC), key_of(str(key))
     except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise Problem(400, "Invalid cursor", "cursor must be a next_cursor value from a previous page") from exc
+
+
+def _next_cursor(items: list[Any], limit: int, key: str) -> str | None:
+    """After the page's last item, when the query (asking for ``limit + 1``) found more than a page."""
+    if len(items) <= limit:
+        return None
+    last = items[limit - 1]
+    return encode_cursor(last.created_at, getattr(last, key))
+
+
+def _audit_seq(key: str) -> int:
+    seq = int(key)
+    if not 0 <= seq <= MAX_SEQ:
+        raise ValueError("seq is a bigint")
+    return seq
 
 
 async def activity_page(session: AsyncSession, user_id: UUID, limit: int, cursor: str | None) -> ActivityPage:
     params: dict[str, Any] = {"u": user_id, "limit": limit + 1}
     after = ""
     if cursor:
-        params["c_at"], key = decode_cursor(cursor)
-        try:
-            params["c_id"] = UUID(key)
-        except ValueError as exc:
-            raise Problem(400, "Invalid cursor", "cursor must be a next_cursor value from a previous page") from exc
+        params["c_at"], params["c_id"] = decode_cursor(cursor, UUID)
         after = "AND (created_at, id) < (:c_at, :c_id)"
     rows = (
         await session.execute(
@@ -73,8 +88,7 @@ async def activity_page(session: AsyncSession, user_id: UUID, limit: int, cursor
         )
     ).mappings()
     items = [ActivityRead(**row) for row in rows]
-    next_cursor = encode_cursor(items[limit - 1].created_at, items[limit - 1].id) if len(items) > limit else None
-    return ActivityPage(items=items[:limit], next_cursor=next_cursor)
+    return ActivityPage(items=items[:limit], next_cursor=_next_cursor(items, limit, "id"))
 
 
 async def audit_page(
@@ -100,13 +114,7 @@ async def audit_page(
         conditions.append("created_at < :until")
         params["until"] = until
     if cursor:
-        params["c_at"], key = decode_cursor(cursor)
-        try:
-            params["c_seq"] = int(key)
-            if not 0 <= params["c_seq"] <= MAX_SEQ:
-                raise ValueError("seq is a bigint")
-        except ValueError as exc:
-            raise Problem(400, "Invalid cursor", "cursor must be a next_cursor value from a previous page") from exc
+        params["c_at"], params["c_seq"] = decode_cursor(cursor, _audit_seq)
         conditions.append("(created_at, seq) < (:c_at, :c_seq)")
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = (
@@ -121,8 +129,7 @@ async def audit_page(
         )
     ).mappings()
     items = [AuditEntryRead(**row) for row in rows]
-    next_cursor = encode_cursor(items[limit - 1].created_at, items[limit - 1].seq) if len(items) > limit else None
-    return AuditPage(items=items[:limit], next_cursor=next_cursor)
+    return AuditPage(items=items[:limit], next_cursor=_next_cursor(items, limit, "seq"))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
