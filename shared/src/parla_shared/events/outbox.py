@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import structlog
-from sqlalchemy import Insert, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from parla_shared.events.bus import EventBus
@@ -40,25 +40,9 @@ class Outbox:
         actor_id: UUID | None = None,
         version: int = ENVELOPE_VERSION,
     ) -> EventEnvelope:
-        event, statement = self.insert(event_type, data, subject_id=subject_id, actor_id=actor_id, version=version)
-        await session.execute(statement)
-        return event
-
-    def insert(
-        self,
-        event_type: str,
-        data: msgspec.Struct | dict[str, Any],
-        *,
-        subject_id: object | None = None,
-        actor_id: UUID | None = None,
-        version: int = ENVELOPE_VERSION,
-    ) -> tuple[EventEnvelope, Insert]:
-        """The event and the statement that writes it, for a caller that sends it with other writes in one."""
         event = self.event(event_type, data, subject_id=subject_id, actor_id=actor_id, version=version)
-        statement = self.tables.outbox.insert().values(
-            id=event.id, subject=event.type, payload=msgspec.to_builtins(event)
-        )
-        return event, statement
+        await session.execute(self.tables.outbox.insert().values(**_outbox_row(event)))
+        return event
 
     @staticmethod
     def insert_sql(parameter: int) -> str:
@@ -89,10 +73,12 @@ class Outbox:
     async def add_all(self, session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
         """Many events in one statement (bulk work such as seeding), in the caller's transaction."""
         if events:
-            await session.execute(
-                self.tables.outbox.insert(),
-                [{"id": event.id, "subject": event.type, "payload": msgspec.to_builtins(event)} for event in events],
-            )
+            await session.execute(self.tables.outbox.insert(), [_outbox_row(event) for event in events])
+
+
+def _outbox_row(event: EventEnvelope) -> dict[str, Any]:
+    """The outbox row of an event: the relay publishes ``payload`` to ``subject`` with the id as ``Nats-Msg-Id``."""
+    return {"id": event.id, "subject": event.type, "payload": msgspec.to_builtins(event)}
 
 
 def retry_delay(attempts: int) -> timedelta:
