@@ -249,15 +249,7 @@ class CourseUpserts:
         exercises: dict[str, Exercise],
         changes: ContentChanges,
     ) -> None:
-        lesson_ids = self._lesson_ids
-        existing: dict[tuple[uuid.UUID, uuid.UUID], LessonExercise] = {}
-        if lesson_ids:
-            existing = {
-                (row.lesson_id, row.exercise_id): row
-                for row in await self.session.scalars(
-                    select(LessonExercise).where(LessonExercise.lesson_id.in_(lesson_ids))
-                )
-            }
+        existing = await self._rows_of_lessons(LessonExercise, "exercise_id")
         for lesson_doc in document.lessons():
             lesson = lessons[lesson_doc.key]
             for index, entry in enumerate(lesson_doc.entries):
@@ -272,15 +264,7 @@ class CourseUpserts:
     async def _upsert_prerequisites(
         self, document: CourseDocument, lessons: dict[str, Lesson], changes: ContentChanges
     ) -> None:
-        lesson_ids = self._lesson_ids
-        existing: dict[tuple[uuid.UUID, uuid.UUID], LessonPrerequisite] = {}
-        if lesson_ids:
-            existing = {
-                (row.lesson_id, row.prerequisite_lesson_id): row
-                for row in await self.session.scalars(
-                    select(LessonPrerequisite).where(LessonPrerequisite.lesson_id.in_(lesson_ids))
-                )
-            }
+        existing = await self._rows_of_lessons(LessonPrerequisite, "prerequisite_lesson_id")
         for lesson_doc in document.lessons():
             lesson = lessons[lesson_doc.key]
             for prerequisite_key in dict.fromkeys(lesson_doc.prerequisites):
@@ -290,3 +274,9 @@ class CourseUpserts:
                 self._put(LessonPrerequisite, row, identity, {}, changes)
         for row in existing.values():
             changes.remove(row)
+
+    async def _rows_of_lessons(self, model: type[RowT], other: str) -> dict[tuple[uuid.UUID, uuid.UUID], RowT]:
+        """The ``model`` rows (placements, prerequisites) of every lesson the import diffs, by their lesson's id and
+        their ``other`` id."""
+        by_lesson = await rows_under(self.session, model, "lesson_id", self._lesson_ids)
+        return {(lesson_id, getattr(row, other)): row for lesson_id, rows in by_lesson.items() for row in rows}
