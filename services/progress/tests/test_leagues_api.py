@@ -4,6 +4,7 @@ end done exactly once however many replicas run it at the same moment."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -147,3 +148,131 @@ async def test_a_weeks_end_is_done_once_by_racing_replicas(
     )
     # Run again later: nothing more happens.
     assert await close_ended_weeks(replicas[0], OUTBOX, now + timedelta(days=1)) == []
+
+
+async def _learner_at_tier(learner: LearnerClient, content: Content, db: Any, tier: int) -> None:
+    await learner.enrol(content.test_id)
+    await db.execute("UPDATE progress.learners SET league_tier = $2 WHERE user_id = $1", learner.user_id, tier)
+
+
+async def _past_cohort(db: Any, week: date, tier: int, users: list[uuid.UUID]) -> None:
+    """A week's cohort at ``tier``, most XP first in the order given, written at once (a replica's week-end job
+    must not find half of it)."""
+    cohort = uuid.uuid4()
+    async with db.transaction():
+        for n, user_id in enumerate(users):
+            await db.execute(
+                "INSERT INTO progress.learners (user_id, league_tier) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                user_id,
+                tier,
+            )
+            await db.execute(
+                "INSERT INTO progress.league_memberships (week, user_id, tier, cohort_id, xp, xp_reached_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                week,
+                user_id,
+                tier,
+                cohort,
+                1000 - n * 10,
+                datetime.combine(week, datetime.min.time(), tzinfo=UTC) + timedelta(days=1),
+            )
+
+
+def _cohort_id(week: date, tier: int, number: int) -> uuid.UUID:
+    """The id of the cohort the ``number``-th learner (from 1) to join ``tier`` in ``week`` is in."""
+    return uuid.UUID(hashlib.md5(f"{week.isoformat()}/{tier}/{(number - 1) // 30}".encode()).hexdigest())  # noqa: S324
+
+
+async def _result_events(db: Any, users: list[uuid.UUID]) -> list[Any]:
+    return list(
+        await db.fetch(
+            "SELECT payload FROM progress.outbox WHERE subject = 'parla.progress.league.result' "
+            "AND (payload->'data'->>'user_id')::uuid = ANY($1::uuid[])",
+            users,
+        )
+    )
+
+
+async def test_a_learner_who_joined_before_last_weeks_end_moves_to_their_new_tiers_cohort(
+    new_learner: Any, content: Content, pinned: ManualClock, db: Any, replicas: list[AsyncEngine]
+) -> None:
+    """Two gold learners earn their first XP of a week before the week before has been closed: they join gold's
+    cohort. Closing last week promotes one and demotes the other; each is then in the cohort of their new tier,
+    where the learners joining that tier after them meet them."""
+    week, next_week = date(2033, 8, 1), date(2033, 8, 8)
+    promoted, demoted, sapphire, silver = (new_learner() for _ in range(4))
+    for learner, tier in ((promoted, 2), (demoted, 2), (sapphire, 3), (silver, 1)):
+        await _learner_at_tier(learner, content, db, tier)
+    pinned.set(datetime(2033, 8, 8, 0, 0, 30, tzinfo=UTC))
+    for learner in (promoted, demoted):
+        await _complete_a_lesson(learner, content)
+    early = (await promoted.get("/leagues/current")).json()
+    assert (early["tier"], {m["user_id"] for m in early["members"]}) == (
+        "gold",
+        {str(promoted.user_id), str(demoted.user_id)},
+    )
+    # Last week's cohort, as its completions left it: promoted first of ten, demoted last.
+    await _past_cohort(db, week, 2, [promoted.user_id, *(uuid.uuid4() for _ in range(8)), demoted.user_id])
+
+    await close_ended_weeks(replicas[0], OUTBOX, pinned.now())
+    for learner in (sapphire, silver):
+        await _complete_a_lesson(learner, content)
+
+    for learner, other, tier, name in ((promoted, sapphire, 3, "sapphire"), (demoted, silver, 1, "silver")):
+        for viewer in (learner, other):
+            board = (await viewer.get("/leagues/current")).json()
+            assert (board["tier"], board["joined"]) == (name, True)
+            assert {m["user_id"] for m in board["members"]} == {str(learner.user_id), str(other.user_id)}
+        row = await db.fetchrow(
+            "SELECT m.tier, m.cohort_id, l.league_tier, l.league_cohort_id FROM progress.league_memberships m "
+            "JOIN progress.learners l USING (user_id) WHERE m.week = $1 AND m.user_id = $2",
+            next_week,
+            learner.user_id,
+        )
+        assert tuple(row) == (tier, _cohort_id(next_week, tier, 1), tier, _cohort_id(next_week, tier, 1))
+    assert len(await _result_events(db, [promoted.user_id, demoted.user_id])) == 2
+
+
+async def test_racing_week_ends_move_learners_completing_lessons_meanwhile(
+    new_learner: Any, content: Content, pinned: ManualClock, db: Any, replicas: list[AsyncEngine]
+) -> None:
+    """A ruby cohort of twelve; six earn this week's first XP before last week is closed, the other six while
+    three replicas close it. Each ends in the cohort of their new tier (ranks 1-7 emerald, 8-12 sapphire), joined
+    once, with one result event."""
+    week, next_week = date(2033, 9, 5), date(2033, 9, 12)
+    learners: list[LearnerClient] = [new_learner() for _ in range(12)]
+    for learner in learners:
+        await _learner_at_tier(learner, content, db, 4)
+    pinned.set(datetime(2033, 9, 12, 0, 1, tzinfo=UTC))
+    early, meanwhile = learners[::2], learners[1::2]
+    for learner in early:
+        await _complete_a_lesson(learner, content)
+    users = [learner.user_id for learner in learners]
+    await _past_cohort(db, week, 4, users)
+
+    await asyncio.gather(
+        *(close_ended_weeks(engine, OUTBOX, pinned.now()) for engine in replicas),
+        *(_complete_a_lesson(learner, content) for learner in meanwhile),
+    )
+
+    expected = {user_id: 5 if rank <= 7 else 3 for rank, user_id in enumerate(users, start=1)}
+    rows = await db.fetch(
+        "SELECT m.user_id, m.tier, m.cohort_id, l.league_tier, l.league_cohort_id FROM progress.league_memberships m "
+        "JOIN progress.learners l USING (user_id) WHERE m.week = $1 AND m.user_id = ANY($2::uuid[])",
+        next_week,
+        users,
+    )
+    assert {r["user_id"]: tuple(r)[1:] for r in rows} == {
+        user_id: (tier, _cohort_id(next_week, tier, 1), tier, _cohort_id(next_week, tier, 1))
+        for user_id, tier in expected.items()
+    }
+    counters = await db.fetch(
+        "SELECT tier, joined FROM progress.league_cohort_counters WHERE week = $1 AND tier IN (3, 5)", next_week
+    )
+    assert {r["tier"]: r["joined"] for r in counters} == {5: 7, 3: 5}
+    for learner in learners:
+        board = (await learner.get("/leagues/current")).json()
+        tier = expected[learner.user_id]
+        assert board["tier"] == ("emerald" if tier == 5 else "sapphire")
+        assert {m["user_id"] for m in board["members"]} == {str(u) for u, t in expected.items() if t == tier}
+    assert len(await _result_events(db, users)) == 12

@@ -4,7 +4,8 @@
   learner, so a cohort's week ends for all of its members at once.
 - **Joining:** a learner joins the week's league with their first XP of the week, at the tier they hold, in
   the cohort being filled for that tier (the n-th learner to join a tier in a week is in its cohort
-  ``(n - 1) // COHORT_SIZE``).
+  ``(n - 1) // COHORT_SIZE``). Who joined before the week before was closed joined at the tier they held then;
+  that close moves them to the cohort being filled for their new tier, as if joining it then.
 - **Week end** (``week_results``): a cohort ranks by XP, highest first; equal XP goes to whoever reached it
   first, then by user id. The top ``PROMOTED`` move up a tier, the bottom ``DEMOTED`` down one; promotion comes
   first in a cohort too small for both. Nobody leaves Bronze downwards or Diamond upwards. A promotion also

@@ -27,6 +27,7 @@ from parla_progress.domain.unlocking import newly_unlocked
 from parla_progress.use_cases.catalogue import achievements_earned
 from parla_progress.use_cases.completion_events import completion_events
 from parla_progress.use_cases.context import LearnerRequest
+from parla_progress.use_cases.leagues import cohort_id_sql
 from parla_progress.use_cases.learners import hearts_of, lock_learner_row, streak_of
 from parla_shared.events.outbox import Outbox
 from parla_shared.problems import Problem
@@ -88,7 +89,7 @@ WITH lesson AS (
 ), league_count AS (
     INSERT INTO league_cohort_counters (week, tier, joined) SELECT $28, $29, 1 WHERE $27
     ON CONFLICT (week, tier) DO UPDATE SET joined = league_cohort_counters.joined + 1
-    RETURNING md5(week::text || '/' || tier::text || '/' || ((joined - 1) / $31)::text)::uuid AS cohort_id
+    RETURNING {cohort_id_sql("week", "tier", "joined", "$31")} AS cohort_id
 ), league_join AS (
     INSERT INTO league_memberships (week, user_id, tier, cohort_id, xp, xp_reached_at)
     SELECT $28, $2, $29, cohort_id, $30, $7 FROM league_count
@@ -115,7 +116,7 @@ WITH lesson AS (
     UPDATE lesson_sessions SET status = 'completed', completed_at = $7, result = $24::jsonb WHERE id = $1
 )
 {Outbox.insert_sql(25)}
-"""  # noqa: S608 (only the outbox's SQL is formatted in, no value)
+"""  # noqa: S608 (only the outbox's and the cohort id's SQL are formatted in, no value)
 
 
 async def complete_session(request: LearnerRequest, session_id: UUID) -> CompletionRead:

@@ -1,7 +1,9 @@
 """Weekly leagues' use cases: the learner's leaderboard, and the week's end, run by every replica and done once.
 
 The XP of a week rides on the completion's one write statement (``completion.py``): the learner joins the week's
-cohort with their first XP of it, and adds to it after. This module reads the cohort and closes ended weeks.
+cohort with their first XP of it, and adds to it after. This module reads the cohort and closes ended weeks; a
+learner who joined the next week before its week before was closed joined at the tier they held then, and the
+close moves them to their new tier's cohort.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parla_progress import events
 from parla_progress.api.schemas import LeagueMemberRead, LeagueRead
 from parla_progress.clock import Clock
-from parla_progress.domain.leagues import DEMOTED, PROMOTED, TIERS, Member, outcome, week_ends_at, week_of, week_results
+from parla_progress.domain.leagues import (
+    COHORT_SIZE,
+    DEMOTED,
+    PROMOTED,
+    TIERS,
+    Member,
+    outcome,
+    week_ends_at,
+    week_of,
+    week_results,
+)
 from parla_progress.domain.streaks import grant_freeze
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.context import LearnerRequest
@@ -28,6 +40,13 @@ from parla_shared.events.outbox import Outbox
 from parla_shared.service import BackgroundTask
 
 _log = structlog.get_logger("parla.progress.leagues")
+
+
+def cohort_id_sql(week: str, tier: str, number: str, size: str) -> str:
+    """SQL naming the cohort of the ``number``-th learner (from 1) to join ``tier`` in ``week``, in cohorts of
+    ``size``: a hash of week, tier and cohort number, so every writer names the same cohort without reading one."""
+    return f"md5({week}::text || '/' || {tier}::text || '/' || (({number} - 1) / {size})::text)::uuid"
+
 
 # The learner's tier and, when they joined this week ($2), their cohort in leaderboard order (one round trip).
 LEADERBOARD = """
@@ -74,6 +93,45 @@ WITH results AS (
 )
 {Outbox.insert_sql(3)}
 """  # noqa: S608
+
+# After the results: a member whose next membership (the first week after this one they joined) has another
+# tier than their new one joined it before this close, at the tier they held then. It moves to the cohort being
+# filled for the new tier, as if joining it now (movers numbered after those already counted, by user id), and the
+# learner row names that cohort when that week is its current one. Its learner rows are locked (WEEK_MEMBERS),
+# so like a completion this takes the counters' locks after the learners'. The old cohort keeps its counter: its
+# numbers stay taken, one fewer member. Weeks close in order (``close_ended_weeks``), so that week is not closed.
+MOVE_EARLY_JOINERS = f"""
+WITH next_memberships AS (
+    SELECT DISTINCT ON (m.user_id) m.week, m.user_id, m.tier, r.new_tier
+      FROM league_results r JOIN league_memberships m ON m.user_id = r.user_id AND m.week > $1
+     WHERE r.week = $1
+     ORDER BY m.user_id, m.week
+), movers AS (
+    SELECT week, user_id, new_tier AS tier,
+           row_number() OVER (PARTITION BY week, new_tier ORDER BY user_id) AS number,
+           count(*) OVER (PARTITION BY week, new_tier) AS moving
+      FROM next_memberships
+     WHERE tier <> new_tier
+), counters AS (
+    INSERT INTO league_cohort_counters (week, tier, joined)
+    SELECT week, tier, count(*) FROM movers GROUP BY week, tier
+    ON CONFLICT (week, tier) DO UPDATE SET joined = league_cohort_counters.joined + EXCLUDED.joined
+    RETURNING week, tier, joined
+), placed AS (
+    SELECT mv.week, mv.user_id, mv.tier,
+           {cohort_id_sql("mv.week", "mv.tier", "c.joined - mv.moving + mv.number", "$2")} AS cohort_id
+      FROM movers mv JOIN counters c ON c.week = mv.week AND c.tier = mv.tier
+), memberships AS (
+    UPDATE league_memberships m SET tier = p.tier, cohort_id = p.cohort_id
+      FROM placed p
+     WHERE m.week = p.week AND m.user_id = p.user_id
+), learner_rows AS (
+    UPDATE learners l SET league_cohort_id = p.cohort_id
+      FROM placed p
+     WHERE l.user_id = p.user_id AND l.league_week = p.week
+)
+SELECT count(*) FROM placed
+"""  # noqa: S608 (only the cohort's SQL expression is formatted in, no value)
 
 
 async def current_league(request: LearnerRequest) -> LeagueRead:
@@ -177,7 +235,8 @@ async def _close_week(engine: AsyncEngine, outbox: Outbox, week: date, now: date
                         )
                     )
             await driver.execute(WRITE_RESULTS, week, msgspec.json.encode(written).decode(), Outbox.as_json(published))
-    _log.info("league week closed", week=week.isoformat(), learners=len(results))
+            moved = await driver.fetchval(MOVE_EARLY_JOINERS, week, COHORT_SIZE)
+    _log.info("league week closed", week=week.isoformat(), learners=len(results), moved_to_new_tier=moved)
     return True
 
 
