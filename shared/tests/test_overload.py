@@ -1,5 +1,6 @@
-"""Overload is shed, not queued: past its in-flight limit a service answers 503 problem+json with Retry-After at
-once, and a request that cannot get a pooled connection is a 503 too, never a 500."""
+"""Overload is shed, not queued without bound: past its in-flight limit and a short queue a service answers 503
+problem+json with Retry-After at once, a request that waited too long in the queue is a 503 too, and so is one that
+cannot get a pooled connection, never a 500."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 import uvicorn
 from litestar import Controller, Litestar, get
 from litestar.di import NamedDependency
+from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parla_shared.overload import InFlightLimitMiddleware
 from parla_shared.service import ServiceDefinition, build_service_app
 from parla_shared.settings import ServiceSettings
 from parla_testing import JwksServer, TestEnvironment
@@ -99,6 +102,18 @@ async def _until_entered(count: int) -> None:
     raise AssertionError(f"only {Gate.entered} of {count} requests reached the handler")
 
 
+def _admission(app: Litestar) -> InFlightLimitMiddleware:
+    return next(layer for layer in app.middleware if isinstance(layer, InFlightLimitMiddleware))
+
+
+async def _until_waiting(app: Litestar, count: int) -> None:
+    for _ in range(500):
+        if _admission(app).waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"only {_admission(app).waiting} of {count} requests are waiting for a place")
+
+
 async def _holding_the_only_connection(client: httpx.AsyncClient) -> asyncio.Task[httpx.Response]:
     """A request that holds the pool's one connection until the gate opens. The service's own background work
     (outbox relay, gauges) may hold that connection for a moment, and then the holder is itself shed with a 503;
@@ -113,24 +128,93 @@ async def _holding_the_only_connection(client: httpx.AsyncClient) -> asyncio.Tas
     raise AssertionError("the probe never got the pool's connection")
 
 
-async def test_requests_past_the_limit_are_answered_503_at_once(probe_app: Callable[..., Litestar]) -> None:
-    async with served(probe_app(max_in_flight=2)) as client:
+async def test_requests_past_the_limit_and_the_queue_are_answered_503_at_once(
+    probe_app: Callable[..., Litestar],
+) -> None:
+    app = probe_app(max_in_flight=2, max_queue_wait_seconds=60)
+    async with served(app) as client:
         held = [asyncio.create_task(client.get("/probe/slow")) for _ in range(2)]
         await _until_entered(2)
+        queued = [asyncio.create_task(client.get("/probe/slow")) for _ in range(2)]  # the queue is as long as the limit
+        await _until_waiting(app, 2)
 
         shed = await client.get("/probe/slow")
         assert shed.status_code == 503
         assert shed.headers["content-type"].startswith("application/problem+json")
         assert shed.headers["retry-after"] == "1"
         assert shed.json()["status"] == 503
-        assert Gate.entered == 2  # the shed request never reached the handler
+        assert Gate.entered == 2  # neither the queued nor the shed requests reached the handler
         # Probes and metrics are never shed: the process is alive, only busy.
         assert (await client.get("/health")).status_code == 200
         assert (await client.get("/metrics")).status_code == 200
 
-        Gate.opened.set()
-        assert [response.status_code for response in await asyncio.gather(*held)] == [200, 200]
+        Gate.opened.set()  # the held requests finish and hand their places to the queued ones
+        assert [response.status_code for response in await asyncio.gather(*held, *queued)] == [200] * 4
+        assert Gate.entered == 4
         assert (await client.get("/probe/slow")).status_code == 200  # capacity is back once they are done
+        assert _admission(app).in_flight == 0
+
+
+async def test_a_request_that_waited_too_long_for_a_place_is_answered_503(probe_app: Callable[..., Litestar]) -> None:
+    app = probe_app(max_in_flight=1, max_queued=1, max_queue_wait_seconds=0.2)
+    async with served(app) as client:
+        held = asyncio.create_task(client.get("/probe/slow"))
+        await _until_entered(1)
+
+        waited = await client.get("/probe/slow")
+        assert waited.status_code == 503
+        assert waited.headers["retry-after"] == "1"
+        assert Gate.entered == 1
+        assert _admission(app).waiting == 0
+
+        Gate.opened.set()
+        assert (await held).status_code == 200
+        assert (await client.get("/probe/slow")).status_code == 200
+
+
+async def test_no_queue_sheds_at_the_limit(probe_app: Callable[..., Litestar]) -> None:
+    async with served(probe_app(max_in_flight=1, max_queued=0)) as client:
+        held = asyncio.create_task(client.get("/probe/slow"))
+        await _until_entered(1)
+        assert (await client.get("/probe/slow")).status_code == 503
+        Gate.opened.set()
+        assert (await held).status_code == 200
+
+
+async def test_a_request_cancelled_in_the_queue_leaves_it_and_takes_no_place() -> None:
+    """A waiting request whose task is cancelled (its client went away) is out of the queue, and the place freed
+    later goes to the next one waiting, or back to the pool of places."""
+    admission = InFlightLimitMiddleware(1, queued=2, max_wait=60)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def app(scope: Scope, _receive: Receive, _send: Send) -> None:
+        handled.append(scope["path"])
+        await release.wait()
+
+    async def request(path: str) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message: Message) -> None:
+            return None
+
+        await admission.handle({"type": "http", "path": path}, receive, send, app)  # type: ignore[arg-type]
+
+    holder = asyncio.create_task(request("/holder"))
+    gone = asyncio.create_task(request("/gone"))
+    kept = asyncio.create_task(request("/kept"))
+    while admission.waiting < 2:
+        await asyncio.sleep(0)
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert admission.waiting == 1
+
+    release.set()
+    await asyncio.gather(holder, kept)
+    assert handled == ["/holder", "/kept"]
+    assert (admission.in_flight, admission.waiting) == (0, 0)
 
 
 async def test_failed_requests_give_their_place_back(probe_app: Callable[..., Litestar]) -> None:
@@ -142,12 +226,15 @@ async def test_failed_requests_give_their_place_back(probe_app: Callable[..., Li
 
 
 async def test_the_limit_defaults_to_the_pool_size(probe_app: Callable[..., Litestar]) -> None:
-    async with served(probe_app(db_pool_min_size=1, db_pool_max_size=3)) as client:
+    app = probe_app(db_pool_min_size=1, db_pool_max_size=3, max_queue_wait_seconds=60)
+    async with served(app) as client:
         held = [asyncio.create_task(client.get("/probe/slow")) for _ in range(3)]
         await _until_entered(3)
+        queued = [asyncio.create_task(client.get("/probe/slow")) for _ in range(3)]
+        await _until_waiting(app, 3)
         assert (await client.get("/probe/slow")).status_code == 503
         Gate.opened.set()
-        await asyncio.gather(*held)
+        await asyncio.gather(*held, *queued)
 
 
 async def test_no_free_connection_in_time_is_a_503_not_a_500(probe_app: Callable[..., Litestar]) -> None:

@@ -190,7 +190,9 @@ def build_service_app(definition: ServiceDefinition) -> Litestar:
         middleware=[
             RequestContextMiddleware(settings.trusted_proxy_networks),
             prometheus.middleware,
-            InFlightLimitMiddleware(settings.in_flight_limit),
+            InFlightLimitMiddleware(
+                settings.in_flight_limit, queued=settings.queue_limit, max_wait=settings.max_queue_wait_seconds
+            ),
             AuthenticationMiddleware(verifier, deleted_accounts),
             # Innermost: a success is committed before its status line passes the others (counted, request id).
             CommitBeforeRespondingMiddleware(db_config),

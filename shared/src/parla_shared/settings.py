@@ -55,8 +55,12 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     environment: Literal["development", "test", "production"] = "production"
     db_pool_min_size: int = 5
     db_pool_max_size: int = 20
-    # Requests one process serves at once, the excess answered 503 at once (overload.py); 0: db_pool_max_size.
+    # Requests one process serves at once (overload.py); 0: db_pool_max_size.
     max_in_flight: int = 0
+    # Requests that wait for one of those places, first come first served; unset: as many as max in flight. A
+    # request past them is answered 503 at once, and one that waited max_queue_wait_seconds without a place too.
+    max_queued: int | None = None
+    max_queue_wait_seconds: float = 0.5
     # How long a request waits for a pooled connection before it is answered 503 (never a 500).
     db_pool_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4223"
@@ -100,6 +104,10 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("dead_letter_max_age_days must be positive")
         if self.max_in_flight < 0:
             raise ValueError("max_in_flight must be 0 (the pool's size) or more")
+        if self.max_queued is not None and self.max_queued < 0:
+            raise ValueError("max_queued must be 0 (no queue) or more")
+        if self.max_queue_wait_seconds <= 0:
+            raise ValueError("max_queue_wait_seconds must be positive")
         if not 1 <= self.nats_stream_replicas <= 5:  # JetStream's limit
             raise ValueError("nats_stream_replicas must be between 1 and 5")
         if not self.nats_url.startswith(("nats://", "tls://")):
@@ -141,6 +149,11 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
     def in_flight_limit(self) -> int:
         """Each admitted request can hold a pooled connection without queueing for one."""
         return self.max_in_flight or self.db_pool_max_size
+
+    @property
+    def queue_limit(self) -> int:
+        """A burst of up to twice the in-flight limit is absorbed; sustained overload fills the queue and is shed."""
+        return self.in_flight_limit if self.max_queued is None else self.max_queued
 
     @property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
