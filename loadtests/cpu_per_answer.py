@@ -171,7 +171,9 @@ def platform_processes() -> list[Watched]:
 
 
 def listening_roots(port: int) -> list[psutil.Process]:
-    """The processes listening on a port whose parent does not (uvicorn workers share their master's socket)."""
+    """The processes serving a port, as roots of their trees. uvicorn's workers share their master's socket and
+    the kernel's table names only one holder of it, so a listener whose parent is a uvicorn master stands for
+    the master (whose tree holds every worker)."""
     pids = {
         c.pid
         for c in psutil.net_connections(kind="tcp")
@@ -179,7 +181,13 @@ def listening_roots(port: int) -> list[psutil.Process]:
     }
     if not pids:
         raise SystemExit(f"nothing listens on port {port}: is the platform running with the same PARLA_* ports?")
-    return [psutil.Process(pid) for pid in sorted(pids) if psutil.Process(pid).ppid() not in pids]
+    roots: dict[int, psutil.Process] = {}
+    for pid in pids:
+        process = psutil.Process(pid)
+        while (parent := process.parent()) is not None and "uvicorn" in parent.cmdline():
+            process = parent
+        roots[process.pid] = process
+    return [root for pid, root in sorted(roots.items()) if root.ppid() not in roots]
 
 
 def tree_cpu_seconds(roots: list[psutil.Process]) -> float:

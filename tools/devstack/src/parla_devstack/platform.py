@@ -121,6 +121,7 @@ class Platform(ServiceLayout):
     def start(self, dsns: Mapping[str, str], nats_url: str, nats_passwords: NatsPasswords | None = None) -> None:
         logs = self.data_dir / "logs"
         for service, dsn in dsns.items():
+            workers = self.workers(service)
             self.children.append(
                 ChildProcess(
                     service,
@@ -139,6 +140,7 @@ class Platform(ServiceLayout):
                         "--timeout-keep-alive",
                         "75",
                         "--no-access-log",
+                        *(["--workers", str(workers)] if workers > 1 else []),
                     ],
                     log_path=logs / f"{service}.log",
                     env=self.service_env(service, dsn, nats_url, nats_passwords),
@@ -167,6 +169,14 @@ class Platform(ServiceLayout):
                 env=gateway_env,
             )
         )
+
+    def workers(self, service: str) -> int:
+        """``PARLA_<SERVICE>_WORKERS`` processes serve the service (default 1), like replicas behind one port."""
+        name = f"PARLA_{service.upper()}_WORKERS"
+        value = self.environ.get(name, "1")
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{name} must be a whole number, 1 or more (got {value!r})")
+        return int(value)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Every service ready through the gateway; a child that dies meanwhile fails this at once."""
