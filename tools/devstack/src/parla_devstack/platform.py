@@ -121,27 +121,10 @@ class Platform(ServiceLayout):
     def start(self, dsns: Mapping[str, str], nats_url: str, nats_passwords: NatsPasswords | None = None) -> None:
         logs = self.data_dir / "logs"
         for service, dsn in dsns.items():
-            workers = self.workers(service)
             self.children.append(
                 ChildProcess(
                     service,
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        f"parla_{service}.app:create_app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(self.ports.services[service]),
-                        # Longer than the gateway's upstream keep-alive, so uvicorn never closes a
-                        # connection Caddy is about to reuse (502s under load).
-                        "--timeout-keep-alive",
-                        "75",
-                        "--no-access-log",
-                        *(["--workers", str(workers)] if workers > 1 else []),
-                    ],
+                    self.service_command(service),
                     log_path=logs / f"{service}.log",
                     env=self.service_env(service, dsn, nats_url, nats_passwords),
                 )
@@ -169,6 +152,26 @@ class Platform(ServiceLayout):
                 env=gateway_env,
             )
         )
+
+    def service_command(self, service: str) -> list[str]:
+        workers = self.workers(service)
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"parla_{service}.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.ports.services[service]),
+            # Longer than the gateway's upstream keep-alive, so uvicorn never closes a
+            # connection Caddy is about to reuse (502s under load).
+            "--timeout-keep-alive",
+            "75",
+            "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
+        ]
 
     def workers(self, service: str) -> int:
         """``PARLA_<SERVICE>_WORKERS`` processes serve the service (default 1), like replicas behind one port."""
