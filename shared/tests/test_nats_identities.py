@@ -18,7 +18,7 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from parla_devstack.processes import EmbeddedNats
+from parla_devstack.nats import EmbeddedNats
 from parla_shared.events.bus import EventBus, stream_name
 from parla_shared.events.consumer import EventConsumer, Subscription
 from parla_shared.events.envelope import EventEnvelope, encode_event, new_event

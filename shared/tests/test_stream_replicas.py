@@ -10,7 +10,8 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 
-from parla_devstack.processes import ChildProcess, nats_server_executable
+from parla_devstack.nats import nats_server_executable
+from parla_devstack.processes import ChildProcess
 from parla_shared.events.bus import EventBus, stream_name
 from parla_testing import free_port
 

@@ -37,11 +37,7 @@ from parla_devstack.backup import (
     take_base_backup,
     wal_segment_name,
 )
-from parla_devstack.processes import (
-    EmbeddedPostgres,
-    find_postgres_bin_dir,
-    postgres_bin_dir,
-)
+from parla_devstack.postgres import EmbeddedPostgres, find_postgres_bin_dir, postgres_bin_dir
 from parla_shared.provisioning.database import SERVICES, role_dsn, with_database
 from parla_shared.provisioning.environment import prepare_database
 from parla_testing import free_port, given_server_bin_dir, given_server_major_version

@@ -23,11 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from parla_devstack.processes import (
-    RECOVERY_SETTINGS_FILE,
-    EmbeddedPostgres,
-    postgres_os_user,
-)
+from parla_devstack.postgres import RECOVERY_SETTINGS_FILE, EmbeddedPostgres, postgres_os_user
 
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_BACKUP_INTERVAL_HOURS = 6.0

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from parla_devstack.console import say
 from parla_shared.contracts import EventContract, catalogue, curriculum, identity, progress
 from parla_shared.events.envelope import ENVELOPE_VERSION, EventEnvelope
 from parla_shared.provisioning.environment import project_root
@@ -170,9 +171,9 @@ def events_command(args: argparse.Namespace) -> int:
     if args.check:
         stale = stale_event_docs(root)
         for path in stale:
-            print(f"parla-dev: {path.relative_to(root)} is not what the contracts say: run `parla-dev events`")
+            say(f"{path.relative_to(root)} is not what the contracts say: run `parla-dev events`")
         return 1 if stale else 0
     for path, text in _expected(root).items():
         path.write_text(text)
-        print(f"parla-dev: wrote {path.relative_to(root)}")
+        say(f"wrote {path.relative_to(root)}")
     return 0

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from parla_devstack.console import say
 from parla_shared.provisioning.database import role_dsn, with_database
 from parla_shared.provisioning.environment import (
     DEFAULT_DATABASE,
@@ -94,7 +95,7 @@ def loadtest(args: argparse.Namespace, root: Path) -> int:
     seeding = [sys.executable, "-m", "parla_identity.cli", "seed-learners", str(learners)]
     seeding += ["--admins", str(args.admins), "--out", str(accounts)]
     if subprocess.run(seeding, env=seed_env, check=False).returncode != 0:  # noqa: S603
-        print("parla-dev: seeding failed: is the platform running (make run) with the same PARLA_* settings?")
+        say("seeding failed: is the platform running (make run) with the same PARLA_* settings?")
         return 1
     prefix = out_dir / "journey"
     started, load_before, commit = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), _load(), _commit(root)
@@ -105,7 +106,7 @@ def loadtest(args: argparse.Namespace, root: Path) -> int:
     finished = subprocess.run(command, env=journey_env, check=False, stdout=subprocess.DEVNULL)  # noqa: S603
     stats = Path(str(prefix) + "_stats.csv")
     if not stats.exists():
-        print("parla-dev: locust wrote no statistics (see the messages above)")
+        say("locust wrote no statistics (see the messages above)")
         return finished.returncode or 1
     print(
         f"\njourney: {args.users} users ({args.admins} admins), {args.duration}, {args.host}; "

@@ -8,15 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from parla_devstack.backup import BackupStore
-from parla_devstack.processes import (
-    ChildProcess,
-    EmbeddedNats,
-    EmbeddedPostgres,
-    caddy_executable,
-    log_tail,
-    postgres_bin_dir,
-    wait_for_http_ok,
-)
+from parla_devstack.nats import EmbeddedNats
+from parla_devstack.postgres import EmbeddedPostgres, postgres_bin_dir
+from parla_devstack.processes import ChildProcess, caddy_executable, log_tail, wait_for_http_ok
 from parla_devstack.supervisor import Watched
 from parla_shared.events.permissions import NatsPasswords
 from parla_shared.provisioning.database import with_database

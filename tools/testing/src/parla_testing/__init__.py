@@ -23,7 +23,8 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parla_devstack.processes import EmbeddedNats, find_postgres_bin_dir
+from parla_devstack.nats import EmbeddedNats
+from parla_devstack.postgres import find_postgres_bin_dir
 from parla_shared.auth import SERVICE_TOKEN_TYPE, service_audience
 from parla_shared.events.permissions import nats_user, without_credentials
 from parla_shared.provisioning.database import (
