@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -27,29 +28,19 @@ def owner_engine_for(test_env: TestEnvironment, service: str) -> AsyncEngine:
     return create_async_engine(url, connect_args={"server_settings": {"role": owner_role(service)}})
 
 
-@pytest.fixture(scope="session")
-async def identity_owner_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
-    engine = owner_engine_for(test_env, "identity")
-    yield engine
-    await engine.dispose()
+def _engine_fixture(connect: Callable[[TestEnvironment, str], AsyncEngine], service: str) -> Any:
+    """A session fixture: the engine ``connect`` makes for ``service``, disposed at the end."""
+
+    @pytest.fixture(scope="session")
+    async def engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
+        engine = connect(test_env, service)
+        yield engine
+        await engine.dispose()
+
+    return engine
 
 
-@pytest.fixture(scope="session")
-async def analytics_owner_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
-    engine = owner_engine_for(test_env, "analytics")
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-async def identity_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
-    engine = engine_for(test_env, "identity")
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-async def analytics_engine(test_env: TestEnvironment) -> AsyncIterator[AsyncEngine]:
-    engine = engine_for(test_env, "analytics")
-    yield engine
-    await engine.dispose()
+identity_owner_engine = _engine_fixture(owner_engine_for, "identity")
+analytics_owner_engine = _engine_fixture(owner_engine_for, "analytics")
+identity_engine = _engine_fixture(engine_for, "identity")
+analytics_engine = _engine_fixture(engine_for, "analytics")

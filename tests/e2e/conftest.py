@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from email import message_from_bytes, policy
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+
+from parla_testing import mail
 
 
 @pytest.fixture(scope="session")
@@ -29,21 +28,7 @@ MailedCode = Callable[[str, str], str]
 @pytest.fixture(scope="session")
 def mailed_code() -> MailedCode:
     """``mailed_code(email, subject_part)``: the code identity mailed, read from the platform's ``.eml`` files."""
-
-    def find(email: str, subject_part: str) -> str:
-        mail_dir = Path(os.environ["PARLA_TEST_DATA_DIR"]) / "mail"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            for path in sorted(mail_dir.glob("*.eml")):
-                message = message_from_bytes(path.read_bytes(), policy=policy.default)
-                if message["To"] == email and subject_part in str(message["Subject"]):
-                    body = message.get_body(preferencelist=("plain",))
-                    assert body is not None
-                    return str(body.get_content()).split("?token=")[1].split()[0]
-            time.sleep(0.1)
-        pytest.fail(f"no mail '{subject_part}' to {email}")
-
-    return find
+    return mail.mailed_code
 
 
 def answer_key(exercise_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +23,7 @@ from parla_shared.events.envelope import EventEnvelope, encode_event
 from parla_shared.events.outbox import Outbox, OutboxRelay
 from parla_shared.events.tables import MessagingTables
 from parla_shared.service import plain_dsn
-from parla_testing import JwksServer, TestEnvironment, wait_until_ready
+from parla_testing import ServiceSettingsFactory, TestEnvironment, app_client
 
 PRODUCERS = ("identity", "curriculum", "progress")
 CONSUMER_OF = {context: f"analytics-{context}" for context in PRODUCERS}
@@ -33,22 +32,13 @@ TEST_AGENT = "ParlaTest/1.0 (pytest)"
 
 
 @pytest.fixture(scope="session")
-def service() -> str:
-    return "analytics"
-
-
-@pytest.fixture(scope="session")
-def settings(
-    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
-) -> AnalyticsSettings:
-    data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(AnalyticsSettings, data_dir, jwks_url=jwks_server.url, identity_url=jwks_server.base_url)
+def settings(service_settings: ServiceSettingsFactory) -> AnalyticsSettings:
+    return service_settings(AnalyticsSettings)
 
 
 @pytest.fixture(scope="session")
 async def client(settings: AnalyticsSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
-        await wait_until_ready(test_client)
+    async with app_client(create_app(settings)) as test_client:
         yield test_client
 
 

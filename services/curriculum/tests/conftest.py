@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -14,27 +13,16 @@ from parla_curriculum.cli import import_course_file
 from parla_curriculum.settings import CurriculumSettings
 from parla_curriculum.use_cases.course_import import ImportResult
 from parla_shared.service import plain_dsn
-from parla_testing import JwksServer, SigningKey, TestEnvironment, bearer
+from parla_testing import ServiceSettingsFactory, SigningKey, app_client, bearer
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 SHIPPED_COURSE = CHECKOUT / "content" / "courses" / "es-from-en" / "course.yaml"
 
 
 @pytest.fixture(scope="session")
-def service() -> str:
-    return "curriculum"
-
-
-@pytest.fixture(scope="session")
-def settings(
-    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
-) -> CurriculumSettings:
-    data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(
+def settings(service_settings: ServiceSettingsFactory) -> CurriculumSettings:
+    return service_settings(
         CurriculumSettings,
-        data_dir,
-        jwks_url=jwks_server.url,
-        identity_url=jwks_server.base_url,
         public_url="http://parla.test",
         # Every read checks the content revision: a change made by another connection (the CLI import
         # fixtures) is seen at once. The interval itself is tested in test_content_cache.py.
@@ -44,7 +32,7 @@ def settings(
 
 @pytest.fixture(scope="session")
 async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    async with app_client(create_app(settings)) as test_client:
         yield test_client
 
 
@@ -73,17 +61,6 @@ def grader_headers(signing_key: SigningKey) -> dict[str, str]:
 @pytest.fixture
 def learner_id() -> UUID:
     return uuid4()
-
-
-def walk(value: Any) -> Any:
-    """Every (key, value) pair in a JSON document, depth first."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key, item
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
 
 
 @pytest.fixture(scope="session")

@@ -16,25 +16,15 @@ from litestar.testing import AsyncTestClient
 from parla_identity.app import create_app
 from parla_identity.settings import IdentitySettings
 from parla_identity.use_cases.context import Identity
-from parla_testing import BehindGateway, JwksServer, TestEnvironment, bearer, wait_until_ready
+from parla_testing import ServiceSettingsFactory, TestEnvironment, app_client, bearer
 
 PASSWORD = "Secret-pass1"
 
 
 @pytest.fixture(scope="session")
-def service() -> str:
-    return "identity"
-
-
-@pytest.fixture(scope="session")
-def settings(
-    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
-) -> IdentitySettings:
-    data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(
+def settings(service_settings: ServiceSettingsFactory) -> IdentitySettings:
+    return service_settings(
         IdentitySettings,
-        data_dir,
-        jwks_url=jwks_server.url,
         bcrypt_rounds=4,
         login_max_failures_per_account=5,
         login_max_failures_per_ip=20,
@@ -44,8 +34,7 @@ def settings(
 
 @pytest.fixture(scope="session")
 async def client(settings: IdentitySettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=BehindGateway(create_app(settings))) as test_client:
-        await wait_until_ready(test_client)
+    async with app_client(create_app(settings), behind_gateway=True) as test_client:
         yield test_client
 
 

@@ -3,7 +3,6 @@ its content imported through curriculum's own admin import."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -20,88 +19,21 @@ import uvicorn
 from parla_progress.app import create_app
 from parla_progress.clock import ManualClock
 from parla_progress.settings import ProgressSettings
-from parla_testing import JwksServer, TestEnvironment, TokenFactory, bearer
+from parla_testing import ServiceSettingsFactory, TestEnvironment, TokenFactory, bearer, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 SPANISH_COURSE = ROOT / "content" / "courses" / "es-from-en" / "course.yaml"
 
 # A tiny course of our own (German to Italian, a pair no other suite uses, so it clashes with nothing):
 # unit "basics" has one lesson, unit "more" two, each lesson requiring the one before.
-TEST_COURSE = """
-format: parla-course/1
-key: progress-test-it-from-de
-from_language: de
-to_language: it
-name: Progress test Italian
-description: A tiny course for the progress tests.
-difficulty_level: beginner
-sections:
-  - key: s1
-    name: Section
-    cefr_level: A1
-    units:
-      - key: basics
-        name: Basics
-        lessons:
-          - key: basics-1
-            name: Basics 1
-            xp_reward: 15
-            prerequisites: []
-            exercises:
-              - key: basics-1-hello
-                type: translation
-                prompt: "Hallo"
-                answer: "Ciao"
-                metadata: {source_language: de, target_language: it}
-              - key: basics-1-mc-yes
-                type: multiple_choice
-                prompt: 'Welches Wort bedeutet "ja"?'
-                options:
-                  - {text: "Sì", correct: true}
-                  - {text: "No"}
-                  - {text: "Grazie"}
-      - key: more
-        name: More
-        lessons:
-          - key: more-1
-            name: More 1
-            xp_reward: 20
-            prerequisites: [basics-1]
-            exercises:
-              - key: more-1-thanks
-                type: translation
-                prompt: "Danke"
-                answer: "Grazie"
-                metadata: {source_language: de, target_language: it}
-              - use: basics-1-hello
-          - key: more-2
-            name: More 2
-            prerequisites: [more-1]
-            exercises:
-              - key: more-2-cat
-                type: translation
-                prompt: "Die Katze"
-                answer: "Il gatto"
-                metadata: {source_language: de, target_language: it}
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def service() -> str:
-    return "progress"
+TEST_COURSE = Path(__file__).parent / "tiny_course.yaml"
 
 
 class ThreadedServer:
     """An ASGI app in a real uvicorn server, in a thread with its own event loop (as in production)."""
 
     def __init__(self, app: Any) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
             uvicorn.Config(
@@ -137,21 +69,13 @@ class ThreadedServer:
 
 
 @pytest.fixture(scope="session")
-def curriculum_url(
-    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def curriculum_url(service_settings: ServiceSettingsFactory) -> Iterator[str]:
     """The real curriculum service, served over HTTP on a free port."""
     from parla_curriculum.app import create_app as create_curriculum_app
     from parla_curriculum.settings import CurriculumSettings
 
     # max_in_flight: the concurrency tests offer 50 requests at once (shedding itself is tested in shared).
-    settings = test_env.settings(
-        CurriculumSettings,
-        tmp_path_factory.mktemp("curriculum"),
-        jwks_url=jwks_server.url,
-        identity_url=jwks_server.base_url,
-        max_in_flight=60,
-    )
+    settings = service_settings(CurriculumSettings, max_in_flight=60)
     with ThreadedServer(create_curriculum_app(settings)) as server:
         yield server.url
 
@@ -171,10 +95,10 @@ async def content(curriculum_url: str, make_token: TokenFactory, test_env: TestE
     admin = make_token(uuid.uuid4(), roles=("admin",))
     ids = []
     async with httpx.AsyncClient(base_url=curriculum_url, timeout=60) as http:
-        for document in (SPANISH_COURSE.read_text(encoding="utf-8"), TEST_COURSE):
+        for course in (SPANISH_COURSE, TEST_COURSE):
             response = await http.post(
                 "/admin/courses/import",
-                content=document.encode(),
+                content=course.read_bytes(),
                 headers={**bearer(admin), "Content-Type": "application/yaml"},
             )
             assert response.status_code in (200, 201), response.text
@@ -203,18 +127,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="session")
-def settings(
-    test_env: TestEnvironment,
-    jwks_server: JwksServer,
-    tmp_path_factory: pytest.TempPathFactory,
-    curriculum_url: str,
-) -> ProgressSettings:
-    data_dir: Path = tmp_path_factory.mktemp("data")
-    return test_env.settings(
+def settings(service_settings: ServiceSettingsFactory, curriculum_url: str) -> ProgressSettings:
+    return service_settings(
         ProgressSettings,
-        data_dir,
-        jwks_url=jwks_server.url,
-        identity_url=jwks_server.base_url,
         curriculum_url=curriculum_url,
         db_pool_max_size=30,
         max_in_flight=60,  # the concurrency tests offer 50 requests at once (shedding itself is tested in shared)

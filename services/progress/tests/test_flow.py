@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import Content, LearnerClient
 
-from parla_testing import bearer
+from parla_testing import bearer, free_port
 
 
 async def test_every_route_needs_a_learner(client: Any) -> None:
@@ -325,11 +325,11 @@ async def test_an_unknown_course_is_404(new_learner: Any) -> None:
 async def test_curriculum_down_is_a_503_problem(settings: Any, clock: Any, make_token: Any, content: Content) -> None:
     import httpx
     import msgspec
-    from conftest import ThreadedServer, _free_port
+    from conftest import ThreadedServer
 
     from parla_progress.app import create_app
 
-    dead = msgspec.structs.replace(settings, curriculum_url=f"http://127.0.0.1:{_free_port()}")
+    dead = msgspec.structs.replace(settings, curriculum_url=f"http://127.0.0.1:{free_port()}")
     with ThreadedServer(create_app(dead, clock=clock)) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             response = await http.get(f"/courses/{content.test_id}", headers=bearer(make_token(uuid.uuid4())))
