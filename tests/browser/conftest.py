@@ -9,19 +9,18 @@ import asyncio
 import os
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from email import message_from_bytes, policy
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from oidc_provider import OidcProvider
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from parla_testing.sign_in_provider import SignInProvider
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 PHONE = {"width": 390, "height": 844}
@@ -153,21 +152,6 @@ def assert_accessible(page: Page, what: str) -> None:
     assert not serious, f"{what}: " + "; ".join(described)
 
 
-def mailed_code(email: str, subject_part: str) -> str:
-    """The code identity mailed (as `.eml` files in the platform's data directory)."""
-    mail_dir = Path(os.environ["PARLA_TEST_DATA_DIR"]) / "mail"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for path in sorted(mail_dir.glob("*.eml")):
-            message = message_from_bytes(path.read_bytes(), policy=policy.default)
-            if message["To"] == email and subject_part in str(message["Subject"]):
-                body = message.get_body(preferencelist=("plain",))
-                assert body is not None
-                return str(body.get_content()).split("?token=")[1].split()[0]
-        time.sleep(0.1)
-    pytest.fail(f"no mail '{subject_part}' to {email}")
-
-
 def lesson_answers(lesson_key: str) -> dict[str, dict[str, str]]:
     """Per exercise id of a lesson: the right typed answer or the right option's text, and a wrong option's text
     (read from curriculum's own tables: the test's oracle, never shown by the API before an answer)."""
@@ -196,11 +180,10 @@ def lesson_answers(lesson_key: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def google() -> Iterator[OidcProvider]:
-    port = int(os.environ["PARLA_TEST_OIDC_PORT"])
-    with OidcProvider(
-        port, os.environ["PARLA_OAUTH_GOOGLE_CLIENT_ID"], os.environ["PARLA_OAUTH_GOOGLE_CLIENT_SECRET"]
-    ) as provider:
+def google() -> Iterator[SignInProvider]:
+    """Google as identity was told to find it (the platform's ``PARLA_OAUTH_GOOGLE_*``, parla-dev's choice)."""
+    client = (os.environ["PARLA_OAUTH_GOOGLE_CLIENT_ID"], os.environ["PARLA_OAUTH_GOOGLE_CLIENT_SECRET"])
+    with SignInProvider(int(os.environ["PARLA_TEST_OIDC_PORT"]), google_client=client) as provider:
         yield provider
 
 

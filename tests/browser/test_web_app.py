@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DESKTOP, Screenshots, Tab, assert_accessible, lesson_answers, mailed_code, unique_email
-from oidc_provider import OidcProvider
+from conftest import DESKTOP, Screenshots, Tab, assert_accessible, lesson_answers, unique_email
 from playwright.sync_api import Page, expect
+
+from parla_testing.mail import mailed_code
+from parla_testing.sign_in_provider import SignInProvider
 
 PASSWORD = "Browser-pass1"
 ADMIN = ("admin@parla.local", "ParlaAdmin1!")
@@ -283,7 +285,7 @@ def test_out_of_hearts_leads_to_practice(new_tab: NewTab, screenshots: Screensho
     expect(page.get_by_label("Practice: exercise 1 of", exact=False)).to_be_visible()
 
 
-def test_continue_with_google_signs_in_through_the_provider(new_tab: NewTab, google: OidcProvider) -> None:
+def test_continue_with_google_signs_in_through_the_provider(new_tab: NewTab, google: SignInProvider) -> None:
     email = unique_email("google")
     google.person = {"sub": f"google-{email}", "email": email, "email_verified": True, "name": "Gabriela"}
     tab = new_tab()

@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 from conftest import PASSWORD, code_from, events_of, login, new_email, register, wait_for_mail
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
-from fake_provider import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET, FakeProvider
 from litestar.testing import AsyncTestClient
 
 from parla_identity.api.oauth import STATE_COOKIE, state_cookie
@@ -21,16 +20,23 @@ from parla_identity.settings import IdentitySettings
 from parla_identity.use_cases.context import Identity
 from parla_identity.use_cases.oauth_login import open_provider_token
 from parla_testing import BehindGateway, bearer, wait_until_ready
+from parla_testing.sign_in_provider import (
+    GOOGLE_CLIENT_ID,
+    GOOGLE_CLIENT_SECRET,
+    TIKTOK_CLIENT_KEY,
+    TIKTOK_CLIENT_SECRET,
+    SignInProvider,
+)
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[FakeProvider]:
-    with FakeProvider() as fake:
+def provider() -> Iterator[SignInProvider]:
+    with SignInProvider() as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
-def oauth_settings(settings: IdentitySettings, provider: FakeProvider) -> IdentitySettings:
+def oauth_settings(settings: IdentitySettings, provider: SignInProvider) -> IdentitySettings:
     return IdentitySettings.from_env(
         {},
         **{
@@ -70,14 +76,14 @@ async def authorize(client: Any, provider: str) -> dict[str, list[str]]:
     return query
 
 
-async def google_login(client: Any, provider: FakeProvider, **user: Any) -> Any:
+async def google_login(client: Any, provider: SignInProvider, **user: Any) -> Any:
     query = await authorize(client, "google")
     code = provider.grant(query, **user)
     return await client.get("/auth/oauth/google/callback", params={"code": code, "state": query["state"][0]})
 
 
 async def test_google_login_creates_an_account_with_the_verified_email(
-    oauth_client: Any, provider: FakeProvider, settings: IdentitySettings, db: asyncpg.Connection
+    oauth_client: Any, provider: SignInProvider, settings: IdentitySettings, db: asyncpg.Connection
 ) -> None:
     query = await authorize(oauth_client, "google")
     assert query["client_id"] == [GOOGLE_CLIENT_ID]
@@ -111,7 +117,7 @@ async def test_google_login_creates_an_account_with_the_verified_email(
     assert opened.startswith("at-")
 
 
-async def test_google_login_again_finds_the_same_account(oauth_client: Any, provider: FakeProvider) -> None:
+async def test_google_login_again_finds_the_same_account(oauth_client: Any, provider: SignInProvider) -> None:
     subject, address = f"g-{uuid4().hex}", new_email("google")
     first = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
     second = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
@@ -123,7 +129,7 @@ async def test_google_login_again_finds_the_same_account(oauth_client: Any, prov
 
 
 async def test_google_links_an_existing_account_only_through_a_verified_email(
-    oauth_client: Any, provider: FakeProvider
+    oauth_client: Any, provider: SignInProvider
 ) -> None:
     existing = await register(oauth_client)
     refused = await google_login(
@@ -141,7 +147,7 @@ async def test_google_links_an_existing_account_only_through_a_verified_email(
 
 
 async def test_linking_an_unverified_account_ends_the_password_nobody_proved_the_email_for(
-    oauth_client: Any, provider: FakeProvider, db: asyncpg.Connection
+    oauth_client: Any, provider: SignInProvider, db: asyncpg.Connection
 ) -> None:
     """Account pre-hijacking: someone registers the owner's address with their own password and never verifies
     it; when the owner later logs in with a provider that verified the address, that password and its sessions
@@ -166,7 +172,7 @@ async def test_linking_an_unverified_account_ends_the_password_nobody_proved_the
 
 
 async def test_linking_a_verified_account_keeps_its_password(
-    oauth_client: Any, provider: FakeProvider, settings: IdentitySettings
+    oauth_client: Any, provider: SignInProvider, settings: IdentitySettings
 ) -> None:
     owner = await register(oauth_client)
     token = code_from(await wait_for_mail(settings.data_path / "mail", owner["email"], "Confirm"))
@@ -182,7 +188,7 @@ async def test_linking_a_verified_account_keeps_its_password(
 
 
 async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(
-    oauth_client: Any, provider: FakeProvider
+    oauth_client: Any, provider: SignInProvider
 ) -> None:
     wrong_nonce = await google_login(
         oauth_client, provider, sub="g-x", email=new_email(), email_verified=True, claims_override={"nonce": "other"}
@@ -204,7 +210,7 @@ async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(
     assert other_audience.status_code == 401
 
 
-async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider: FakeProvider) -> None:
+async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider: SignInProvider) -> None:
     query = await authorize(oauth_client, "google")
     code = provider.grant(query, sub=f"g-{uuid4().hex}", email=new_email(), email_verified=True, name="S")
     state = query["state"][0]
@@ -249,7 +255,7 @@ def test_the_state_cookie_is_secure_when_the_public_url_is_https(oauth_settings:
 
 
 async def test_the_callback_only_completes_in_the_browser_that_started_the_login(
-    oauth_client: Any, provider: FakeProvider
+    oauth_client: Any, provider: SignInProvider
 ) -> None:
     """Login CSRF: an attacker starts a login with their own provider account and sends the victim the callback
     link (valid code and state). Without the state cookie of the browser that started it, the callback is refused
@@ -276,7 +282,7 @@ async def test_the_callback_only_completes_in_the_browser_that_started_the_login
     assert "access_token" in completed.json()
 
 
-async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provider: FakeProvider) -> None:
+async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provider: SignInProvider) -> None:
     query = await authorize(oauth_client, "tiktok")
     assert query["client_key"] == [TIKTOK_CLIENT_KEY]
     open_id = f"tt-{uuid4().hex}"
