@@ -31,7 +31,7 @@ class ActivityController(Controller):
         summary="The caller's own activity, newest first",
         responses=problem_responses(400, 401),
     )
-    async def my_activity(
+    async def list_my_activity(
         self, db_session: DbSession, principal: NamedDependency[Principal], limit: Limit = 20, cursor: Cursor = None
     ) -> ActivityPage:
         return await queries.activity_page(db_session, principal.user_id, limit, cursor)
@@ -43,7 +43,7 @@ class ActivityController(Controller):
         summary="A user's activity, newest first (admin)",
         responses=problem_responses(400, 401, 403),
     )
-    async def user_activity(
+    async def list_user_activity(
         self, db_session: DbSession, user_id: FromPath[UUID], limit: Limit = 20, cursor: Cursor = None
     ) -> ActivityPage:
         return await queries.activity_page(db_session, user_id, limit, cursor)

@@ -61,7 +61,7 @@ class ReportsController(Controller):
         summary="Per lesson of a course: starts, completions, completion rate, average score (admin)",
         responses=problem_responses(400, 401, 403),
     )
-    async def completion_rates(self, db_session: DbSession, course_id: FromQuery[UUID]) -> CourseCompletionRates:
+    async def get_completion_rates(self, db_session: DbSession, course_id: FromQuery[UUID]) -> CourseCompletionRates:
         return await queries.completion_rates(db_session, course_id)
 
     @get(
@@ -69,7 +69,7 @@ class ReportsController(Controller):
         summary="Per exercise of a lesson: attempts, accuracy, average time (admin)",
         responses=problem_responses(400, 401, 403),
     )
-    async def exercise_accuracy(self, db_session: DbSession, lesson_id: FromQuery[UUID]) -> LessonExerciseAccuracy:
+    async def get_exercise_accuracy(self, db_session: DbSession, lesson_id: FromQuery[UUID]) -> LessonExerciseAccuracy:
         return await queries.exercise_accuracy(db_session, lesson_id)
 
     @get(
@@ -77,7 +77,7 @@ class ReportsController(Controller):
         summary="Distinct active learners per UTC day (admin); default the last 30 days",
         responses=problem_responses(400, 401, 403),
     )
-    async def daily_active(self, db_session: DbSession, since: From = None, until: To = None) -> DailyActiveRange:
+    async def get_daily_active(self, db_session: DbSession, since: From = None, until: To = None) -> DailyActiveRange:
         first, last = _range(since, until, 30, MAX_DAYS)
         return await queries.daily_active(db_session, first, last)
 
@@ -86,6 +86,6 @@ class ReportsController(Controller):
         summary="Weekly signup cohorts and the share of each active in each later week (admin)",
         responses=problem_responses(400, 401, 403),
     )
-    async def retention_cohorts(self, db_session: DbSession, since: From = None, until: To = None) -> RetentionCohorts:
+    async def get_retention_cohorts(self, db_session: DbSession, since: From = None, until: To = None) -> RetentionCohorts:
         first, last = _range(since, until, 12 * 7, MAX_COHORT_WEEKS * 7)
         return await queries.retention_cohorts(db_session, first, last, _today())
