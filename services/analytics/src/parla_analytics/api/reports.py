@@ -86,6 +86,8 @@ class ReportsController(Controller):
         summary="Weekly signup cohorts and the share of each active in each later week (admin)",
         responses=problem_responses(400, 401, 403),
     )
-    async def get_retention_cohorts(self, db_session: DbSession, since: From = None, until: To = None) -> RetentionCohorts:
+    async def get_retention_cohorts(
+        self, db_session: DbSession, since: From = None, until: To = None
+    ) -> RetentionCohorts:
         first, last = _range(since, until, 12 * 7, MAX_COHORT_WEEKS * 7)
         return await queries.retention_cohorts(db_session, first, last, _today())
