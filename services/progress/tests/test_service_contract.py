@@ -1,5 +1,3 @@
-from typing import Any
-
 from parla_testing import ServiceContract
 
 # What a generated SDK calls each of progress' operations: renaming a handler renames its method, so this list is
@@ -23,13 +21,4 @@ SDK_METHODS = {
 class TestProgressServiceContract(ServiceContract):
     """Health, readiness, OpenAPI, metrics, problem+json, request ids, token rejection and migrations."""
 
-
-async def test_each_operation_keeps_its_sdk_method_name(client: Any) -> None:
-    document = (await client.get("/schema/openapi.json")).json()
-    operation_ids = {
-        (method, path): operation["operationId"]
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-        if "progress" in operation.get("tags", ())
-    }
-    assert operation_ids == SDK_METHODS
+    sdk_methods = SDK_METHODS

@@ -12,8 +12,8 @@ added here once, after Litestar has built the document:
 - 503 on every route the in-flight limit can shed (all but the probes), with ``Retry-After``;
 - every ``429`` carries its ``Retry-After`` header.
 
-Every operation's ``operationId`` is its handler's name in lowerCamelCase (``password_reset_confirm`` →
-``passwordResetConfirm``): stable while the handler keeps its name, and readable as the method name a generated SDK
+Every operation's ``operationId`` is its handler's name in lowerCamelCase (``confirm_password_reset`` →
+``confirmPasswordReset``): stable while the handler keeps its name, and readable as the method name a generated SDK
 gives it. A handler that serves several entities (the admin CRUD factory) names each operation itself.
 """
 

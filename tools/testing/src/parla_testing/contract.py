@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 
@@ -54,6 +54,20 @@ class ServiceContract:
         ]
         assert len(ids) == len(set(ids)), sorted(name for name in ids if ids.count(name) > 1)
         assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*", name) for name in ids), ids
+
+    # What a generated SDK calls each of the service's own operations ((method, path) → operationId): renaming a
+    # handler renames its SDK method, so each service's suite lists them and changing one is a visible decision.
+    sdk_methods: ClassVar[dict[tuple[str, str], str]]
+
+    async def test_each_operation_keeps_its_sdk_method_name(self, client: Any) -> None:
+        document = (await client.get("/schema/openapi.json")).json()
+        operation_ids = {
+            (method, path): operation["operationId"]
+            for path, item in document["paths"].items()
+            for method, operation in item.items()
+            if not path.startswith(("/health", "/ready", "/metrics", "/schema"))
+        }
+        assert operation_ids == self.sdk_methods
 
     async def test_metrics(self, client: Any) -> None:
         await client.get("/health")

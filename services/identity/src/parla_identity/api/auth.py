@@ -126,7 +126,7 @@ class AuthController(Controller):
         summary="Mail a password-reset code (202 whether or not the account exists)",
         responses=problem_responses(429),
     )
-    async def password_reset(
+    async def request_password_reset(
         self,
         data: JSONBody[PasswordResetRequest],
         identity: NamedDependency[Identity],
@@ -148,7 +148,7 @@ class AuthController(Controller):
         summary="Set a new password with a reset code (works once)",
         responses=problem_responses(400, 422),
     )
-    async def password_reset_confirm(
+    async def confirm_password_reset(
         self,
         data: JSONBody[PasswordResetConfirm],
         identity: NamedDependency[Identity],
