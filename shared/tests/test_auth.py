@@ -123,3 +123,50 @@ async def test_a_failed_scheduled_refresh_keeps_the_last_good_keys() -> None:
         await verifier.verify(key.token(uuid.uuid4()))
     finally:
         refresher.cancel()
+
+
+async def test_a_token_is_verified_in_full_once_then_remembered(
+    verifier: TokenVerifier, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting_decode(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token, other = signing_key.token(uuid.uuid4()), signing_key.token(uuid.uuid4())
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert await verifier.verify(other) != first
+    assert decoded == [token, other]
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(signing_key: SigningKey, jwks_server: JwksServer) -> None:
+    verifier = TokenVerifier(
+        HttpJwksKeySource(jwks_server.url), issuer=TEST_ISSUER, audience=TEST_AUDIENCE, leeway_seconds=0
+    )
+    token = signing_key.token(uuid.uuid4(), lifetime=timedelta(seconds=1))
+    await verifier.verify(token)
+    await asyncio.sleep(2.1)  # exp is in whole seconds
+    with pytest.raises(NotAuthorizedException, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_withdrawn() -> None:
+    withdrawn, kept = SigningKey(), SigningKey()
+    with JwksServer([withdrawn, kept]) as server:
+        source = HttpJwksKeySource(server.url, refresh_seconds=0.1)
+        verifier = TokenVerifier(source, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+        token = withdrawn.token(uuid.uuid4())
+        await verifier.verify(token)
+        server.keys.remove(withdrawn)
+        refresher = asyncio.create_task(source.keep_fresh())
+        try:
+            await asyncio.sleep(0.5)  # several refreshes
+            with pytest.raises(NotAuthorizedException, match="unknown key"):
+                await verifier.verify(token)
+            await verifier.verify(kept.token(uuid.uuid4()))
+        finally:
+            refresher.cancel()
