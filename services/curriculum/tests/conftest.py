@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -78,3 +80,107 @@ async def exercise_ids(db: asyncpg.Connection, shipped_course: ImportResult) -> 
     """The shipped course's exercise ids by key."""
     rows = await db.fetch("SELECT key, id FROM exercises WHERE course_id = $1", shipped_course.course_id)
     return {row["key"]: row["id"] for row in rows}
+
+
+# What the course import tests share: a small course document and what the import leaves in the database.
+Client = AsyncTestClient  # type: ignore[type-arg]
+TABLES = (
+    "courses",
+    "sections",
+    "units",
+    "lessons",
+    "lesson_prerequisites",
+    "exercises",
+    "exercise_options",
+    "lesson_exercises",
+    "audio_files",
+)
+
+
+def german_course() -> dict[str, Any]:
+    return {
+        "format": "parla-course/1",
+        "key": "de-from-en",
+        "from_language": "en",
+        "to_language": "de",
+        "name": "German for English speakers",
+        "description": "A test course.",
+        "difficulty_level": "beginner",
+        "sections": [
+            {
+                "key": "a1",
+                "name": "Beginner German",
+                "cefr_level": "A1",
+                "units": [
+                    {
+                        "key": "basics",
+                        "name": "Basics",
+                        "color": "#112233",
+                        "lessons": [
+                            {
+                                "key": "basics-1",
+                                "name": "Hallo",
+                                "prerequisites": [],
+                                "exercises": [
+                                    {
+                                        "key": "basics-1-hello",
+                                        "type": "translation",
+                                        "prompt": "Hello",
+                                        "answer": "Hallo",
+                                        "alternatives": ["Hallo!"],
+                                        "metadata": {"source_language": "en", "target_language": "de"},
+                                    },
+                                    {
+                                        "key": "basics-1-mc-bye",
+                                        "type": "multiple_choice",
+                                        "prompt": 'Which means "bye"?',
+                                        "options": [
+                                            {"text": "Tschüss", "correct": True},
+                                            {"text": "Hallo"},
+                                            {"text": "Danke"},
+                                        ],
+                                    },
+                                    {
+                                        "key": "basics-1-thanks",
+                                        "type": "translation",
+                                        "prompt": "Thanks",
+                                        "answer": "Danke",
+                                    },
+                                ],
+                            },
+                            {
+                                "key": "basics-2",
+                                "name": "Mehr",
+                                "xp_reward": 15,
+                                "prerequisites": ["basics-1"],
+                                "exercises": [
+                                    {
+                                        "key": "basics-2-please",
+                                        "type": "translation",
+                                        "prompt": "Please",
+                                        "answer": "Bitte",
+                                    },
+                                    {"use": "basics-1-hello"},
+                                ],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+async def import_document(client: Client, headers: dict[str, str], document: dict[str, Any]) -> Any:
+    return await client.post(
+        "/admin/courses/import", content=json.dumps(document), headers={**headers, "Content-Type": "application/json"}
+    )
+
+
+async def row_counts(db: asyncpg.Connection) -> dict[str, int]:
+    return {table: await db.fetchval(f"SELECT count(*) FROM {table}") for table in TABLES}  # noqa: S608
+
+
+async def events(db: asyncpg.Connection, pattern: str = "parla.curriculum.%") -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT payload FROM outbox WHERE subject LIKE $1 ORDER BY created_at", pattern)
+    return [json.loads(row["payload"]) for row in rows]
