@@ -21,7 +21,8 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
-from harness import FaultPlatform, Report
+from harness.platform import FaultPlatform
+from harness.report import Report
 
 from parla_devstack.platform import TEST_PORTS, Infrastructure, Platform
 from parla_devstack.supervisor import Supervisor

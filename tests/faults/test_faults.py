@@ -19,18 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import (
-    RECOVERY_BOUND_SECONDS,
-    CaseResult,
-    Clients,
-    FaultPlatform,
-    Load,
-    Report,
-    check_invariants,
-    event_counts,
-    first_success_after,
-    wait_until,
-)
+from harness.clients import Clients, Load, first_success_after, wait_until
+from harness.invariants import check_invariants, event_counts
+from harness.platform import RECOVERY_BOUND_SECONDS, FaultPlatform
+from harness.report import CaseResult, Report
 
 from parla_devstack.processes import ChildProcess, wait_for_http_ok
 
