@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from harness.clients import Clients, LearnerRecord, bearer, wait_until
+from harness.clients import Clients, LearnerRecord, bearer
 from harness.platform import FaultPlatform
 
 
@@ -53,21 +53,6 @@ def event_counts(platform: FaultPlatform) -> EventCounts:
         audit_lost=row["content_committed"] - row["audit_events"],
         audit_doubled=(row["audit_rows"] - row["audit_events"]) + row["audit_ids_doubled"],
     )
-
-
-def wait_for_events(platform: FaultPlatform, timeout: float) -> tuple[float, EventCounts]:
-    """Until analytics holds every event progress and curriculum committed: (seconds, final counts)."""
-    counts: list[EventCounts] = []
-
-    def caught_up() -> bool:
-        counts.append(event_counts(platform))
-        return counts[-1].lost == 0 and counts[-1].unpublished == 0 and counts[-1].audit_lost == 0
-
-    try:
-        seconds = wait_until(caught_up, timeout, "analytics to hold every committed event")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {counts[-1]}") from None
-    return seconds, counts[-1]
 
 
 def check_invariants(platform: FaultPlatform, clients: Clients) -> EventCounts:
