@@ -152,7 +152,7 @@ class ServiceSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def queue_limit(self) -> int:
-        """A burst of up to twice the in-flight limit is absorbed; sustained overload fills the queue and is shed."""
+        """Requests that may wait for a place: ``max_queued``, or as many as the in-flight limit when it is unset."""
         return self.in_flight_limit if self.max_queued is None else self.max_queued
 
     @property
