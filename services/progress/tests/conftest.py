@@ -211,6 +211,15 @@ class LearnerClient:
     async def complete(self, session_id: str) -> httpx.Response:
         return await self.post(f"/sessions/{session_id}/complete")
 
+    async def complete_a_lesson(self, course_id: uuid.UUID) -> dict[str, Any]:
+        """The course's first available lesson started, answered correctly and completed: the completion's body."""
+        session = await self.start((await self.lessons(course_id))[0]["lesson_id"])
+        await self.answer_all(session)
+        response = await self.complete(session["session_id"])
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
     async def me(self) -> dict[str, Any]:
         response = await self.get("/me")
         assert response.status_code == 200, response.text

@@ -30,15 +30,6 @@ def at(day: date, hour: int, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
 
 
-async def _complete_a_lesson(learner: LearnerClient, content: Content) -> dict[str, Any]:
-    session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
-    await learner.answer_all(session)
-    response = await learner.complete(session["session_id"])
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def _in_zone(db: Any, learner: LearnerClient, zone: ZoneInfo) -> None:
     await db.execute("UPDATE progress.learners SET timezone = $2 WHERE user_id = $1", learner.user_id, zone.key)
 
@@ -55,19 +46,19 @@ async def test_a_freeze_earned_at_a_milestone_keeps_the_streak_over_a_missed_day
     await db.execute("UPDATE progress.learners SET total_xp = 490 WHERE user_id = $1", learner.user_id)
     utc = ZoneInfo("UTC")
     pinned.set(at(date(2031, 6, 2), 9, utc))
-    first = await _complete_a_lesson(learner, content)
+    first = await learner.complete_a_lesson(content.test_id)
     assert (first["current_streak"], first["streak_freezes"]) == (1, 1)  # 500 XP crossed
     assert (await learner.me())["streak_freezes"] == 1
 
     pinned.set(at(date(2031, 6, 4), 9, utc))  # 3 June went by without practice
     me = await learner.me()
     assert (me["current_streak"], me["streak_freezes"]) == (1, 0)
-    kept = await _complete_a_lesson(learner, content)
+    kept = await learner.complete_a_lesson(content.test_id)
     assert (kept["current_streak"], kept["streak_freezes"]) == (2, 0)
 
     pinned.set(at(date(2031, 6, 6), 9, utc))  # 5 June missed with no freeze left
     assert (await learner.me())["current_streak"] == 0
-    assert (await _complete_a_lesson(learner, content))["current_streak"] == 1
+    assert (await learner.complete_a_lesson(content.test_id))["current_streak"] == 1
 
     for _ in range(50):  # the relay publishes the outbox shortly after each commit
         events = await _events_of(jetstream, learner.user_id, 0)
@@ -90,10 +81,10 @@ async def test_flying_east_past_the_date_line_takes_one_freeze_for_the_one_day_l
     await db.execute("UPDATE progress.learners SET streak_freezes = 2 WHERE user_id = $1", learner.user_id)
     await _in_zone(db, learner, PAGO_PAGO)
     pinned.set(at(date(2031, 1, 1), 23, PAGO_PAGO))
-    assert (await _complete_a_lesson(learner, content))["current_streak"] == 1
+    assert (await learner.complete_a_lesson(content.test_id))["current_streak"] == 1
     # To Kiritimati: its 2 Jan was never lived, its 3 Jan was lived without practice.
     await _in_zone(db, learner, KIRITIMATI)
     pinned.set(at(date(2031, 1, 4), 9, KIRITIMATI))
     assert (await learner.me())["streak_freezes"] == 1
-    result = await _complete_a_lesson(learner, content)
+    result = await learner.complete_a_lesson(content.test_id)
     assert (result["current_streak"], result["streak_freezes"]) == (2, 1)

@@ -41,15 +41,6 @@ async def replicas(settings: ProgressSettings) -> AsyncIterator[list[AsyncEngine
 OUTBOX = Outbox(MessagingTables("progress"), producer="progress")
 
 
-async def _complete_a_lesson(learner: LearnerClient, content: Content) -> dict[str, Any]:
-    session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
-    await learner.answer_all(session)
-    response = await learner.complete(session["session_id"])
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def test_the_weeks_xp_shows_on_the_cohorts_leaderboard(
     new_learner: Any, content: Content, pinned: ManualClock
 ) -> None:
@@ -69,10 +60,10 @@ async def test_the_weeks_xp_shows_on_the_cohorts_leaderboard(
     second: LearnerClient = new_learner()
     for learner in (first, second):
         await learner.enrol(content.test_id)
-    earned_first = (await _complete_a_lesson(first, content))["xp_earned"]
-    earned_second = (await _complete_a_lesson(second, content))["xp_earned"]
+    earned_first = (await first.complete_a_lesson(content.test_id))["xp_earned"]
+    earned_second = (await second.complete_a_lesson(content.test_id))["xp_earned"]
     pinned.advance(timedelta(minutes=5))
-    earned_second += (await _complete_a_lesson(second, content))["xp_earned"]
+    earned_second += (await second.complete_a_lesson(content.test_id))["xp_earned"]
     board = (await first.get("/leagues/current")).json()
     assert board["joined"] is True
     ours = [m for m in board["members"] if m["user_id"] in (str(first.user_id), str(second.user_id))]
@@ -205,7 +196,7 @@ async def test_a_learner_who_joined_before_last_weeks_end_moves_to_their_new_tie
         await _learner_at_tier(learner, content, db, tier)
     pinned.set(datetime(2033, 8, 8, 0, 0, 30, tzinfo=UTC))
     for learner in (promoted, demoted):
-        await _complete_a_lesson(learner, content)
+        await learner.complete_a_lesson(content.test_id)
     early = (await promoted.get("/leagues/current")).json()
     assert (early["tier"], {m["user_id"] for m in early["members"]}) == (
         "gold",
@@ -216,7 +207,7 @@ async def test_a_learner_who_joined_before_last_weeks_end_moves_to_their_new_tie
 
     await close_ended_weeks(replicas[0], OUTBOX, pinned.now())
     for learner in (sapphire, silver):
-        await _complete_a_lesson(learner, content)
+        await learner.complete_a_lesson(content.test_id)
 
     for learner, other, tier, name in ((promoted, sapphire, 3, "sapphire"), (demoted, silver, 1, "silver")):
         for viewer in (learner, other):
@@ -246,13 +237,13 @@ async def test_racing_week_ends_move_learners_completing_lessons_meanwhile(
     pinned.set(datetime(2033, 9, 12, 0, 1, tzinfo=UTC))
     early, meanwhile = learners[::2], learners[1::2]
     for learner in early:
-        await _complete_a_lesson(learner, content)
+        await learner.complete_a_lesson(content.test_id)
     users = [learner.user_id for learner in learners]
     await _past_cohort(db, week, 4, users)
 
     await asyncio.gather(
         *(close_ended_weeks(engine, OUTBOX, pinned.now()) for engine in replicas),
-        *(_complete_a_lesson(learner, content) for learner in meanwhile),
+        *(learner.complete_a_lesson(content.test_id) for learner in meanwhile),
     )
 
     expected = {user_id: 5 if rank <= 7 else 3 for rank, user_id in enumerate(users, start=1)}
