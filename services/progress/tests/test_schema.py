@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from parla_progress.use_cases.views import TODAY
 from parla_shared.db import SystemPath
 from parla_testing import TestEnvironment
 
@@ -142,6 +144,41 @@ async def test_the_prds_indexes_exist(as_service: asyncpg.Connection) -> None:
         "idx_user_achievements_user_id",
         "idx_user_achievements_achievement_id",
     } <= names
+
+
+async def test_todays_xp_is_found_by_the_learners_key_while_statistics_predate_today(
+    test_env: TestEnvironment, client: Any
+) -> None:
+    """Statistics gathered before today's rows estimate "date = today" at one row. An index on ``date`` alone then
+    looked like the cheapest way to `/me`'s and every completion's row and filtered every learner's row of today
+    (docs/performance.md, "Data growth"); with ``user_id`` in it as well, the lookup goes to the learner's row."""
+    del client  # migrations ran
+    connection = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            insert_day = (
+                "INSERT INTO progress.user_daily_xp (user_id, date, xp_earned) "
+                "SELECT gen_random_uuid(), current_date + $1::int, 10 FROM generate_series(1, 3000)"
+            )
+            await connection.execute(insert_day, -1)
+            await connection.execute("ANALYZE progress.user_daily_xp")
+            await connection.execute(insert_day, 0)
+            learner = await connection.fetchval(
+                "SELECT user_id FROM progress.user_daily_xp WHERE date = current_date LIMIT 1"
+            )
+            await connection.execute("SET LOCAL search_path = progress")
+            plan = await connection.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {TODAY}", learner, await connection.fetchval("SELECT current_date")
+            )
+        finally:
+            await transaction.rollback()
+    finally:
+        await connection.close()
+    top = json.loads(plan)[0]["Plan"]
+    assert top["Actual Rows"] == 1
+    assert top.get("Rows Removed by Filter", 0) == 0, top
 
 
 async def test_row_level_security_shows_a_learner_only_their_rows_and_fails_closed(
