@@ -1,6 +1,11 @@
 """Timing the data-growth statements (``data_growth.py``): p50/p95 of each of ``_growth_statements``' statements
 and of analytics' reports on a random pool of learners with history, each run in a transaction that is rolled back
 (progress' as its role acting for the learner), optionally with its plan, then the table and the data set's size.
+
+Given two data sets (``--compare-with``), every statement is timed on both in turn: one run on each per round, in
+a random order, so whatever else the machine does at a moment falls on both alike and the ratio of their
+percentiles is the data's doing, not the machine's. ``--compare-with`` the same database shows how far apart two
+equal data sets come out: the method's own noise.
 """
 
 from __future__ import annotations
@@ -11,19 +16,61 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from _growth_build import GROWTH_TABLES, HISTORY_TABLES, role_url
-from _growth_statements import ACTING, LEARNERS_WITH_HISTORY, Learner, consumer_statements, statements
+from _growth_statements import ACTING, LEARNERS_WITH_HISTORY, Learner, Timed, consumer_statements, statements
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from parla_analytics.use_cases import reports as analytics
 
+Run = Callable[[], Awaitable[float]]  # one timed run, in milliseconds
 
-async def _timed(connection: asyncpg.Connection, query: str, values: list[Any], acting: UUID | None) -> float:
+
+@dataclass
+class DataSet:
+    """One database's learners with history, its connections, and what it times."""
+
+    database: str
+    admin: asyncpg.Connection
+    pool: list[Learner]
+    connections: dict[str, asyncpg.Connection]
+    statements: list[Timed]
+    reports: dict[str, Callable[[], Awaitable[object]]]
+    session: AsyncSession
+
+    def learner_run(self, timed: Timed) -> tuple[asyncpg.Connection, list[Any], UUID | None]:
+        learner = random.choice(self.pool)
+        acting = learner.user_id if timed.connection == "progress" else None
+        return self.connections[timed.connection], timed.values(learner), acting
+
+    def runs(self) -> dict[str, Run]:
+        """Each statement and report by name, as one timed run on a random learner."""
+
+        def statement_run(timed: Timed) -> Run:
+            return lambda: _timed(*self.learner_run(timed), query=timed.query)
+
+        def report_run(report: Callable[[], Awaitable[object]]) -> Run:
+            async def run() -> float:
+                start = time.perf_counter()
+                await report()
+                elapsed = (time.perf_counter() - start) * 1000
+                await self.session.rollback()
+                return elapsed
+
+            return run
+
+        return {timed.name: statement_run(timed) for timed in self.statements} | {
+            name: report_run(report) for name, report in self.reports.items()
+        }
+
+
+async def _timed(connection: asyncpg.Connection, values: list[Any], acting: UUID | None, *, query: str) -> float:
     """One run in a transaction of its own that is rolled back; only the statement itself is timed."""
     transaction = connection.transaction()
     await transaction.start()
@@ -37,7 +84,7 @@ async def _timed(connection: asyncpg.Connection, query: str, values: list[Any], 
         await transaction.rollback()
 
 
-async def _explain(connection: asyncpg.Connection, query: str, values: list[Any], acting: UUID | None) -> str:
+async def _explain(connection: asyncpg.Connection, values: list[Any], acting: UUID | None, *, query: str) -> str:
     transaction = connection.transaction()
     await transaction.start()
     try:
@@ -49,46 +96,39 @@ async def _explain(connection: asyncpg.Connection, query: str, values: list[Any]
         await transaction.rollback()
 
 
-async def measure(args: argparse.Namespace, dsn: str) -> None:
+async def _open(args: argparse.Namespace, dsn: str, stack: AsyncExitStack) -> DataSet:
     admin = await asyncpg.connect(dsn)
+    stack.push_async_callback(admin.close)
     await admin.execute(GROWTH_TABLES)
     with_history = [row["user_id"] for row in await admin.fetch("SELECT user_id FROM progress.user_courses")]
-    print(f"{len(with_history)} learners with history", flush=True)
+    print(f"{dsn.rsplit('/', 1)[-1]}: {len(with_history)} learners with history", flush=True)
     chosen = random.sample(with_history, min(len(with_history), args.pool))
     pool = [Learner(**dict(row)) for row in await admin.fetch(LEARNERS_WITH_HISTORY, chosen)]
     assert pool, "no history: build the data set first"
     lesson_ids = [row["lesson_id"] for row in await admin.fetch("SELECT lesson_id FROM growth_lessons")]
-    connections = {
-        "progress": await asyncpg.connect(role_url(dsn, "progress"), server_settings={"search_path": "progress"}),
-        "identity": admin,
-        "analytics": await asyncpg.connect(dsn, server_settings={"search_path": "analytics"}),
-    }
-    results: list[tuple[str, float, float]] = []
-    for timed in statements(lesson_ids) + consumer_statements(pool):
-        connection = connections[timed.connection]
-        samples = []
-        for _ in range(args.samples):
-            learner = random.choice(pool)
-            acting = learner.user_id if timed.connection == "progress" else None
-            samples.append(await _timed(connection, timed.query, timed.values(learner), acting))
-        results.append((timed.name, statistics.median(samples), _p95(samples)))
-        if args.explain:
-            learner = random.choice(pool)
-            acting = learner.user_id if timed.connection == "progress" else None
-            print(f"\n-- {timed.name}\n{await _explain(connection, timed.query, timed.values(learner), acting)}")
-
+    progress = await asyncpg.connect(role_url(dsn, "progress"), server_settings={"search_path": "progress"})
+    stack.push_async_callback(progress.close)
+    analytics_connection = await asyncpg.connect(dsn, server_settings={"search_path": "analytics"})
+    stack.push_async_callback(analytics_connection.close)
     engine = create_async_engine(
         dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
         connect_args={"server_settings": {"search_path": "analytics"}},
     )
+    stack.push_async_callback(engine.dispose)
+    session = await stack.enter_async_context(AsyncSession(engine))
     course_id, first_lesson = pool[0].course_id, lesson_ids[0]
     analytics_user = await admin.fetchval(
         "SELECT user_id FROM analytics.user_activity_log ORDER BY created_at DESC LIMIT 1"
     )
     today = datetime.now(UTC).date()
     since = today - timedelta(days=args.days)
-    async with AsyncSession(engine) as session:
-        reports: dict[str, Callable[[], Awaitable[object]]] = {
+    return DataSet(
+        database=dsn.rsplit("/", 1)[-1],
+        admin=admin,
+        pool=pool,
+        connections={"progress": progress, "identity": admin, "analytics": analytics_connection},
+        statements=statements(lesson_ids) + consumer_statements(pool),
+        reports={
             "analytics report: completion rates": lambda: analytics.completion_rates(session, course_id),
             "analytics report: exercise accuracy": lambda: analytics.exercise_accuracy(session, first_lesson),
             "analytics report: daily active": lambda: analytics.daily_active(session, since, today),
@@ -96,29 +136,55 @@ async def measure(args: argparse.Namespace, dsn: str) -> None:
             "analytics report: activity of a learner": lambda: analytics.activity_page(
                 session, analytics_user, 50, None
             ),
-        }
-        for name, report in reports.items():
-            samples = []
-            for _ in range(args.samples):
-                start = time.perf_counter()
-                await report()
-                samples.append((time.perf_counter() - start) * 1000)
-                await session.rollback()
-            results.append((name, statistics.median(samples), _p95(samples)))
-    await engine.dispose()
+        },
+        session=session,
+    )
 
+
+async def _describe(data_set: DataSet) -> str:
     counts = {
-        table: await admin.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+        table: await data_set.admin.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
         for table in ("identity.users", *HISTORY_TABLES, "analytics.user_activity_log")
     }
-    size = await admin.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
-    for connection in {id(c): c for c in connections.values()}.values():
-        await connection.close()
-    print(f"\nrows: {', '.join(f'{table} {count:,}' for table, count in counts.items())}; database {size}")
-    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {args.samples} samples per statement")
-    print("| statement | p50 ms | p95 ms |\n|---|---|---|")
-    for name, p50, p95 in results:
-        print(f"| {name} | {p50:.2f} | {p95:.2f} |")
+    size = await data_set.admin.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
+    return f"{data_set.database} rows: {', '.join(f'{t} {n:,}' for t, n in counts.items())}; database {size}"
+
+
+async def measure(args: argparse.Namespace, dsns: list[str]) -> None:
+    """Times every statement on each data set, alternating run by run between them, and prints the table."""
+    async with AsyncExitStack() as stack:
+        data_sets = [await _open(args, dsn, stack) for dsn in dsns]
+        runs = [data_set.runs() for data_set in data_sets]
+        samples: dict[str, list[list[float]]] = {name: [[] for _ in data_sets] for name in runs[0]}
+        for name, per_set in samples.items():
+            for _ in range(args.warmup):
+                for run in runs:
+                    await run[name]()
+            for _ in range(args.samples):
+                # in a random order each round: whichever runs first after a switch of data set pays for it
+                for index in random.sample(range(len(runs)), len(runs)):
+                    per_set[index].append(await runs[index][name]())
+        if args.explain:
+            for data_set in data_sets:
+                for timed in data_set.statements:
+                    plan = await _explain(*data_set.learner_run(timed), query=timed.query)
+                    print(f"\n-- {data_set.database}: {timed.name}\n{plan}")
+        print()
+        for data_set in data_sets:
+            print(await _describe(data_set))
+    print(
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {args.samples} samples per statement "
+        f"and data set after {args.warmup} untimed"
+    )
+    names = [data_set.database for data_set in data_sets]
+    header = " | ".join(f"{name} p50 / p95 ms" for name in names)
+    ratio = f" | p95 {names[-1]} / {names[0]}" if len(names) == 2 else ""
+    print(f"| statement | {header}{ratio} |\n|---|{'---|' * (len(names) + bool(ratio))}")
+    for name, per_set in samples.items():
+        cells = " | ".join(f"{statistics.median(s):.2f} / {_p95(s):.2f}" for s in per_set)
+        if ratio:
+            cells += f" | {_p95(per_set[-1]) / _p95(per_set[0]):.2f}"
+        print(f"| {name} | {cells} |")
 
 
 def _p95(samples: list[float]) -> float:

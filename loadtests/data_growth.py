@@ -14,6 +14,8 @@ written out as the ORM sends them. Prints p50/p95 per statement and, with ``--ex
         --database parla_growth --learners 10000 --explain          # 1x
     python loadtests/data_growth.py --server … --database parla_growth_10x --learners 100000 --explain   # 10x
     python loadtests/data_growth.py --server … --database parla_growth_10x --measure-only --explain  # time again
+    python loadtests/data_growth.py --server … --database parla_growth --measure-only \
+        --compare-with parla_growth_10x       # both, one run on each in turn: the p95 ratio without the machine's noise
 
 Learners are seeded with identity's own CLI (``seed-learners``: real accounts with a refresh token each). Their
 history is written inside PostgreSQL (``INSERT … SELECT`` over ``generate_series``), one statement per day of
@@ -61,7 +63,8 @@ async def main_async(args: argparse.Namespace) -> None:
         finally:
             await connection.close()
         await analytics_events(args, dsn, learners_count)
-    await measure(args, dsn)
+    others = [_dsn(args.server, args.compare_with)] if args.compare_with else []
+    await measure(args, [dsn, *others])
 
 
 def main() -> None:
@@ -83,8 +86,17 @@ def main() -> None:
         f"(default: when adding over {BULK_THRESHOLD:,} learners)",
     )
     parser.add_argument("--measure-only", action="store_true", help="time the statements on the data as it is")
+    parser.add_argument(
+        "--compare-with",
+        metavar="DATABASE",
+        help="a second data set on the same server, timed run by run in turn with --database (with --measure-only)",
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs per statement and data set first")
     parser.add_argument("--accounts", type=Path, default=Path("/tmp/parla-growth-accounts.json"))  # noqa: S108
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    if args.compare_with and not args.measure_only:
+        parser.error("--compare-with times data sets that exist: give --measure-only")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
