@@ -267,3 +267,32 @@ async def test_racing_week_ends_move_learners_completing_lessons_meanwhile(
         assert board["tier"] == ("emerald" if tier == 5 else "sapphire")
         assert {m["user_id"] for m in board["members"]} == {str(u) for u, t in expected.items() if t == tier}
     assert len(await _result_events(db, users)) == 12
+
+
+async def test_the_week_end_closes_each_ended_week_not_closed_yet_oldest_first(
+    db: Any, replicas: list[AsyncEngine]
+) -> None:
+    """Members in five weeks of six (none in the third): of those before the current week, the one already closed
+    stays as it was and the others close, oldest first, past the week without members; the current week and the
+    one after it stay open."""
+    weeks = [date(2034, 1, 2) + timedelta(weeks=n) for n in range(6)]
+    already_closed, without_members, current = weeks[1], weeks[2], weeks[4]
+    for week in weeks:
+        if week != without_members:
+            await _past_cohort(db, week, 1, [uuid.uuid4(), uuid.uuid4()])
+    await db.execute(
+        "INSERT INTO progress.league_weeks (week, closed_at, learners) VALUES ($1, $2, 0)",
+        already_closed,
+        datetime.combine(already_closed + timedelta(weeks=1), datetime.min.time(), tzinfo=UTC),
+    )
+
+    closed = await close_ended_weeks(replicas[0], OUTBOX, datetime.combine(current, datetime.min.time(), tzinfo=UTC))
+
+    # Earlier tests' weeks may close too; none of them is this test's first week or later.
+    assert [week for week in closed if week >= weeks[0]] == [weeks[0], weeks[3]]
+    rows = await db.fetch(
+        "SELECT w.week, w.learners, count(r.user_id) AS results FROM progress.league_weeks w "
+        "LEFT JOIN progress.league_results r USING (week) WHERE w.week >= $1 GROUP BY w.week ORDER BY w.week",
+        weeks[0],
+    )
+    assert [tuple(row) for row in rows] == [(weeks[0], 2, 2), (already_closed, 0, 0), (weeks[3], 2, 2)]
