@@ -57,9 +57,19 @@ SELECT l.league_tier, m.user_id, m.xp
  ORDER BY m.xp DESC, m.xp_reached_at, m.user_id
 """
 
+# The weeks with members before this week ($1) and not closed. Every replica runs it every round, so it walks the
+# distinct weeks by skip scan over the primary key (week, user_id): one index probe per week, each for the first
+# membership after the week before, instead of reading every membership of every past week.
 ENDED_WEEKS = """
-SELECT DISTINCT week FROM league_memberships
- WHERE week < $1 AND week NOT IN (SELECT week FROM league_weeks) ORDER BY week
+WITH RECURSIVE weeks (week) AS (
+    (SELECT week FROM league_memberships WHERE week < $1 ORDER BY week LIMIT 1)
+    UNION ALL
+    SELECT later.week
+      FROM weeks, LATERAL (
+           SELECT m.week FROM league_memberships m WHERE m.week > weeks.week AND m.week < $1 ORDER BY m.week LIMIT 1
+      ) AS later
+)
+SELECT week FROM weeks WHERE week NOT IN (SELECT week FROM league_weeks) ORDER BY week
 """
 
 # The claim: one replica's insert wins; another's waits for it to commit, then conflicts and does nothing.
