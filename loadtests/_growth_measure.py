@@ -2,10 +2,10 @@
 and of analytics' reports on a random pool of learners with history, each run in a transaction that is rolled back
 (progress' as its role acting for the learner), optionally with its plan, then the table and the data set's size.
 
-Given two data sets (``--compare-with``), every statement is timed on both in turn: one run on each per round, in
-a random order, so whatever else the machine does at a moment falls on both alike and the ratio of their
-percentiles is the data's doing, not the machine's. ``--compare-with`` the same database shows how far apart two
-equal data sets come out: the method's own noise.
+Given more data sets (``--compare-with``), every statement is timed on each in turn: one run on each per round, in
+a random order, so whatever else the machine does at a moment falls on all alike and the ratio of their
+percentiles to the first's is the data's doing, not the machine's. The first data set named again gives the
+method's own noise: how far apart two equal data sets come out.
 """
 
 from __future__ import annotations
@@ -176,15 +176,13 @@ async def measure(args: argparse.Namespace, dsns: list[str]) -> None:
         f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {args.samples} samples per statement "
         f"and data set after {args.warmup} untimed"
     )
-    names = [data_set.database for data_set in data_sets]
-    header = " | ".join(f"{name} p50 / p95 ms" for name in names)
-    ratio = f" | p95 {names[-1]} / {names[0]}" if len(names) == 2 else ""
-    print(f"| statement | {header}{ratio} |\n|---|{'---|' * (len(names) + bool(ratio))}")
+    names = [f"{data_set.database} ({number})" for number, data_set in enumerate(data_sets, start=1)]
+    columns = [f"{name} p50 / p95 ms" for name in names] + [f"p95 {name} / (1)" for name in names[1:]]
+    print(f"| statement | {' | '.join(columns)} |\n|---|{'---|' * len(columns)}")
     for name, per_set in samples.items():
-        cells = " | ".join(f"{statistics.median(s):.2f} / {_p95(s):.2f}" for s in per_set)
-        if ratio:
-            cells += f" | {_p95(per_set[-1]) / _p95(per_set[0]):.2f}"
-        print(f"| {name} | {cells} |")
+        cells = [f"{statistics.median(s):.2f} / {_p95(s):.2f}" for s in per_set]
+        cells += [f"{_p95(s) / _p95(per_set[0]):.2f}" for s in per_set[1:]]
+        print(f"| {name} | {' | '.join(cells)} |")
 
 
 def _p95(samples: list[float]) -> float:

@@ -15,7 +15,7 @@ written out as the ORM sends them. Prints p50/p95 per statement and, with ``--ex
     python loadtests/data_growth.py --server … --database parla_growth_10x --learners 100000 --explain   # 10x
     python loadtests/data_growth.py --server … --database parla_growth_10x --measure-only --explain  # time again
     python loadtests/data_growth.py --server … --database parla_growth --measure-only \
-        --compare-with parla_growth_10x       # both, one run on each in turn: the p95 ratio without the machine's noise
+        --compare-with parla_growth --compare-with parla_growth_10x   # in turn: the 10x/1x p95 ratio, and 1x/1x's
 
 Learners are seeded with identity's own CLI (``seed-learners``: real accounts with a refresh token each). Their
 history is written inside PostgreSQL (``INSERT … SELECT`` over ``generate_series``), one statement per day of
@@ -63,8 +63,7 @@ async def main_async(args: argparse.Namespace) -> None:
         finally:
             await connection.close()
         await analytics_events(args, dsn, learners_count)
-    others = [_dsn(args.server, args.compare_with)] if args.compare_with else []
-    await measure(args, [dsn, *others])
+    await measure(args, [dsn, *(_dsn(args.server, other) for other in args.compare_with)])
 
 
 def main() -> None:
@@ -89,7 +88,10 @@ def main() -> None:
     parser.add_argument(
         "--compare-with",
         metavar="DATABASE",
-        help="a second data set on the same server, timed run by run in turn with --database (with --measure-only)",
+        action="append",
+        default=[],
+        help="another data set on the same server, timed run by run in turn with --database (with --measure-only); "
+        "may be repeated, and may name --database itself",
     )
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs per statement and data set first")
     parser.add_argument("--accounts", type=Path, default=Path("/tmp/parla-growth-accounts.json"))  # noqa: S108
