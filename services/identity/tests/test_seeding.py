@@ -93,7 +93,7 @@ async def test_seeding_is_refused_in_production_and_for_bad_counts(settings: Ide
         identity = Identity.from_settings(current)
         outbox = Outbox(MessagingTables("identity"), producer="identity")
         try:
-            async with identity.keys._sessions()() as session, session.begin():
+            async with identity.keys.database_transaction() as session:
                 with pytest.raises(Problem) as refused:
                     await seed_learners(identity, session, outbox, learners)
             assert refused.value.status_code == status

@@ -119,7 +119,7 @@ async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Conn
 async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str, str]]:
     address = new_email("admin")
     with running_system_path(SystemPath.OPERATOR):  # as create-admin does
-        async with identity.keys._sessions()() as session, session.begin():
+        async with identity.keys.database_transaction() as session:
             admin = await accounts.create_admin(identity, session, address, PASSWORD, "Admin")
             admin_id = str(admin.id)
     pair = await login(client, address)
@@ -329,7 +329,7 @@ async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettin
     new_identity = Identity.from_settings(rotated)
     try:
         with running_system_path(SystemPath.OPERATOR):  # as reseal-secrets does: every user's OAuth tokens
-            async with new_identity.keys._sessions()() as session, session.begin():
+            async with new_identity.keys.database_transaction() as session:
                 assert await accounts.reseal_secrets(new_identity, session) >= 1
                 statement = text("SELECT private_key_encrypted FROM identity.signing_keys")
                 sealed = (await session.execute(statement)).scalars()

@@ -53,7 +53,7 @@ async def operator_identity(settings: IdentitySettings) -> AsyncIterator[Identit
 async def operator_session(identity: Identity) -> AsyncIterator[AsyncSession]:
     """A transaction on the operator system path: these commands act on any account (row-level security)."""
     with running_system_path(SystemPath.OPERATOR):
-        async with identity.keys._sessions()() as session, session.begin():
+        async with identity.keys.database_transaction() as session:
             yield session
 
 

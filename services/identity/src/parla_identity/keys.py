@@ -13,6 +13,8 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,6 +74,14 @@ class SigningKeyStore:
     def _sessions(self) -> async_sessionmaker[AsyncSession]:
         return async_sessionmaker(self.engine, expire_on_commit=False)
 
+    @asynccontextmanager
+    async def database_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction on identity's database over this store's own small pool, committed at the end
+        and rolled back on an error: the key lifecycle's, and the operator commands' (which run without the
+        service's engine)."""
+        async with self._sessions()() as session, session.begin():
+            yield session
+
     # --- KeySource -------------------------------------------------------------------------------------
 
     async def signing_keys(self, *, refresh: bool = False) -> dict[str, jwt.PyJWK]:
@@ -99,7 +109,7 @@ class SigningKeyStore:
 
     async def ensure_active_key(self) -> None:
         """Generate the first key, or rotate when the active one is older than the rotation period."""
-        async with self._sessions()() as session, session.begin():
+        async with self.database_transaction() as session:
             await self._lock_keys(session)
             active = await session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None)))
             max_age = timedelta(days=self._settings.signing_key_rotation_days)
@@ -109,7 +119,7 @@ class SigningKeyStore:
 
     async def rotate(self) -> str:
         """A new active key; the previous one is retired but stays published until its tokens expire."""
-        async with self._sessions()() as session, session.begin():
+        async with self.database_transaction() as session:
             await self._lock_keys(session)
             kid = await self._rotate_locked(session)
         await self.reload()
