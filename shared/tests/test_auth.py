@@ -8,7 +8,7 @@ import jwt
 import pytest
 from litestar.exceptions import NotAuthorizedException
 
-from parla_shared.auth import HttpJwksKeySource, TokenVerifier
+from parla_shared.auth import HttpJwksKeySource, Principal, TokenVerifier
 from parla_testing import TEST_AUDIENCE, TEST_ISSUER, JwksServer, SigningKey
 
 
@@ -17,9 +17,16 @@ def verifier(jwks_server: JwksServer) -> TokenVerifier:
     return TokenVerifier(HttpJwksKeySource(jwks_server.url), issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
 
 
+async def _user_principal(verifier: TokenVerifier, token: str) -> Principal:
+    """An access token verifies as a user, never as a service."""
+    principal = await verifier.verify(token)
+    assert isinstance(principal, Principal)
+    return principal
+
+
 async def test_a_valid_token_gives_the_principal(verifier: TokenVerifier, signing_key: SigningKey) -> None:
     user_id = uuid.uuid4()
-    principal = await verifier.verify(signing_key.token(user_id, ("admin",)))
+    principal = await _user_principal(verifier, signing_key.token(user_id, ("admin",)))
     assert principal.user_id == user_id
     assert principal.is_admin
 
@@ -77,14 +84,15 @@ async def test_a_rotated_key_is_fetched_when_first_seen() -> None:
         )
         await verifier.verify(old.token(uuid.uuid4()))
         server.keys.append(new)  # identity publishes the new key beside the old one
-        assert (await verifier.verify(new.token(uuid.uuid4()))).roles == ()
-        assert (await verifier.verify(old.token(uuid.uuid4()))).roles == ()
+        assert (await _user_principal(verifier, new.token(uuid.uuid4()))).roles == ()
+        assert (await _user_principal(verifier, old.token(uuid.uuid4()))).roles == ()
 
 
 async def test_the_access_token_type_may_be_written_as_a_media_type(
     verifier: TokenVerifier, signing_key: SigningKey
 ) -> None:
-    assert (await verifier.verify(signing_key.token(uuid.uuid4(), token_type="application/AT+JWT"))).roles == ()
+    token = signing_key.token(uuid.uuid4(), token_type="application/AT+JWT")
+    assert (await _user_principal(verifier, token)).roles == ()
 
 
 async def test_a_key_withdrawn_from_the_jwks_stops_verifying_on_schedule() -> None:

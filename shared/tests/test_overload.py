@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from litestar import Controller, Litestar, get
 from litestar.di import NamedDependency
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import HTTPRequestEvent, Message, Receive, Scope, Send
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,7 +193,7 @@ async def test_a_request_cancelled_in_the_queue_leaves_it_and_takes_no_place() -
         await release.wait()
 
     async def request(path: str) -> None:
-        async def receive() -> Message:
+        async def receive() -> HTTPRequestEvent:
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(_message: Message) -> None:

@@ -15,7 +15,7 @@ from parla_devstack.platform import Platform
 from parla_shared.db import create_engine, sqlalchemy_config
 from parla_shared.provisioning import cli
 from parla_shared.provisioning.database import SERVICES
-from parla_shared.provisioning.environment import Ports, role_passwords
+from parla_shared.provisioning.environment import Ports, project_root, role_passwords
 from parla_shared.secret_policy import estimated_bits, placeholder_reason, weak_secret_reason
 from parla_shared.settings import ServiceSettings, SettingsError
 from parla_testing import TestEnvironment
@@ -122,7 +122,7 @@ def test_the_old_shared_role_password_is_refused_not_ignored() -> None:
 
 
 def test_make_run_declares_development() -> None:
-    platform = Platform(cli.project_root(), cli.project_root() / ".parla", Ports(), {})
+    platform = Platform(project_root(), project_root() / ".parla", Ports(), {})
     assert platform.service_env("progress", "postgresql://x/y", "nats://x")["PARLA_ENVIRONMENT"] == "development"
 
 

@@ -97,6 +97,7 @@ def code_from(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     text = body.get_content()
+    assert isinstance(text, str)
     return text.split("?token=")[1].split()[0]
 
 

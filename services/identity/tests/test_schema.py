@@ -164,6 +164,7 @@ async def test_erasure_reaches_jetstream(client: Any, test_env: TestEnvironment)
         while True:
             with contextlib.suppress(NotFoundError):
                 message = await js.get_last_msg("PARLA_IDENTITY", "parla.identity.user.deleted")
+                assert message.data is not None
                 event = decode_event(message.data)
                 if event.data["user_id"] == me["id"]:
                     break

@@ -47,7 +47,6 @@ class ThreadedServer:
                 timeout_keep_alive=75,
             )
         )
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> ThreadedServer:

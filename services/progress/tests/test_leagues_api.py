@@ -19,7 +19,8 @@ from parla_progress.clock import ManualClock
 from parla_progress.settings import ProgressSettings
 from parla_progress.use_cases.leagues import close_ended_weeks
 from parla_shared.db import create_engine
-from parla_shared.events.outbox import MessagingTables, Outbox
+from parla_shared.events.outbox import Outbox
+from parla_shared.events.tables import MessagingTables
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from parla_devstack.cli import main
 from parla_devstack.event_docs import ASYNCAPI_PATH, asyncapi_document, stale_event_docs
 from parla_shared.contracts import catalogue
+from parla_shared.provisioning.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -85,7 +85,8 @@ def _service_pid(run: psutil.Process, service: str) -> int | None:
     for process in run.children(recursive=True):
         try:
             if f"parla_{service}.app:create_app" in " ".join(process.cmdline()):
-                return process.pid
+                pid: int = process.pid  # psutil has no type hints
+                return pid
         except psutil.NoSuchProcess:
             continue
     return None
