@@ -106,10 +106,18 @@ async def test_course_tree_is_in_document_order_with_prerequisites(
 
 
 async def test_unknown_course_and_lesson_are_404_problems(client: Client) -> None:
-    for path in (f"/courses/{uuid4()}", f"/lessons/{uuid4()}", f"/exercises/{uuid4()}/audio"):
+    course_id, lesson_id, exercise_id = uuid4(), uuid4(), uuid4()
+    for path, title, detail in (
+        (f"/courses/{course_id}", "Course not found", f"No active course has the id {course_id}."),
+        (f"/lessons/{lesson_id}", "Lesson not found", f"No active lesson has the id {lesson_id}."),
+        (f"/exercises/{exercise_id}/audio", "No audio", f"Exercise {exercise_id} has no audio file."),
+    ):
         response = await client.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json() == {"status": 404, "title": title, "detail": detail}
+        # A miss is cached as missing (test_content_cache.py): asked again, the same problem.
+        assert (await client.get(path)).json() == response.json()
     assert (await client.get("/courses/not-a-uuid")).status_code in (400, 404)
 
 

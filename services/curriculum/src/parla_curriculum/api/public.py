@@ -36,14 +36,18 @@ async def _cached(
     cache: ContentCache,
     key: tuple[Any, ...],
     build: Callable[[AsyncSession], Awaitable[Any]],
+    *,
+    not_found: Problem | None = None,
 ) -> Response[bytes]:
-    """The payload filed under ``key`` (what it is, then what picks it): 200, or 304 when the client holds it; a 404
-    problem when ``build`` finds no active one (a course or lesson by its id, the last of the key)."""
+    """The payload filed under ``key`` (what it is, then what picks it): 200, or 304 when the client holds it.
+    A read that can find nothing (``build`` returns None: no active course or lesson of that id) passes the 404
+    problem to answer then as ``not_found``; a list is at worst empty and passes none."""
     cached = await cache.get(engine, key, build)
-    if cached is None:
-        kind = key[0]
-        raise Problem(404, f"{kind.capitalize()} not found", f"No active {kind} has the id {key[-1]}.")
-    return cached_response(request, cached)
+    if cached is not None:
+        return cached_response(request, cached)
+    if not_found is None:
+        raise LookupError(f"nothing was built for {key!r}, and its route has no 404 to answer with")
+    raise not_found
 
 
 class PublicController(Controller):
@@ -99,7 +103,14 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> CourseTree | None:
             return await reads.course_tree(session, course_id)
 
-        return await _cached(request, db_engine, content_cache, ("course", course_id), build)
+        return await _cached(
+            request,
+            db_engine,
+            content_cache,
+            ("course", course_id),
+            build,
+            not_found=Problem(404, "Course not found", f"No active course has the id {course_id}."),
+        )
 
     @get(
         "/lessons/{lesson_id:uuid}",
@@ -117,7 +128,14 @@ class PublicController(Controller):
         async def build(session: AsyncSession) -> LessonRead | None:
             return await reads.lesson(session, lesson_id, media.public_url)
 
-        return await _cached(request, db_engine, content_cache, ("lesson", lesson_id), build)
+        return await _cached(
+            request,
+            db_engine,
+            content_cache,
+            ("lesson", lesson_id),
+            build,
+            not_found=Problem(404, "Lesson not found", f"No active lesson has the id {lesson_id}."),
+        )
 
     @get(
         "/exercises/{exercise_id:uuid}/audio",
