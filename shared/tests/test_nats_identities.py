@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import nats
 import pytest
@@ -83,7 +82,7 @@ async def _stored(server: EmbeddedNats, context: str) -> int:
         await admin.close()
 
 
-async def _eventually(check: Any, timeout: float = 10.0) -> None:
+async def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         if asyncio.get_running_loop().time() > deadline:

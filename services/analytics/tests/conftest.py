@@ -8,9 +8,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from uuid_utils.compat import uuid7
 
@@ -37,7 +37,7 @@ def settings(service_settings: ServiceSettingsFactory) -> AnalyticsSettings:
 
 
 @pytest.fixture(scope="session")
-async def client(settings: AnalyticsSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: AnalyticsSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(create_app(settings)) as test_client:
         yield test_client
 
@@ -115,7 +115,7 @@ def envelope(
 
 
 @pytest.fixture(scope="session")
-async def producers(test_env: TestEnvironment, client: Any) -> AsyncIterator[dict[str, Producer]]:
+async def producers(test_env: TestEnvironment, client: httpx.AsyncClient) -> AsyncIterator[dict[str, Producer]]:
     bus = EventBus(test_env.nats_url, name="analytics-test-producers", stream_contexts=PRODUCERS)
     await bus.start()
     await bus.wait_connected()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import date
-from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 
 from parla_testing import TokenFactory, bearer
@@ -29,26 +29,26 @@ def _cursor(created_at: str, key: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["/me/activity", *ADMIN_PATHS])
-async def test_anonymous_callers_get_401(client: Any, path: str) -> None:
+async def test_anonymous_callers_get_401(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.mark.parametrize("path", ADMIN_PATHS)
-async def test_learners_get_403_on_admin_rows(client: Any, make_token: TokenFactory, path: str) -> None:
+async def test_learners_get_403_on_admin_rows(client: httpx.AsyncClient, make_token: TokenFactory, path: str) -> None:
     response = await client.get(path, headers=bearer(make_token(uuid4())))
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.mark.parametrize("path", ADMIN_PATHS)
-async def test_admins_may_read_admin_rows(client: Any, make_token: TokenFactory, path: str) -> None:
+async def test_admins_may_read_admin_rows(client: httpx.AsyncClient, make_token: TokenFactory, path: str) -> None:
     response = await client.get(path, headers=bearer(make_token(uuid4(), roles=("admin",))))
     assert response.status_code == 200, response.text
 
 
-async def test_a_learner_reads_their_own_empty_activity(client: Any, make_token: TokenFactory) -> None:
+async def test_a_learner_reads_their_own_empty_activity(client: httpx.AsyncClient, make_token: TokenFactory) -> None:
     response = await client.get("/me/activity", headers=bearer(make_token(uuid4())))
     assert response.status_code == 200
     assert response.json() == {"items": [], "next_cursor": None}
@@ -83,14 +83,14 @@ async def test_a_learner_reads_their_own_empty_activity(client: Any, make_token:
         f"/audit-log?cursor={_cursor('2026-01-01T00:00:00+00:00', str(2**70))}",
     ],
 )
-async def test_bad_input_is_a_problem(client: Any, make_token: TokenFactory, path: str) -> None:
+async def test_bad_input_is_a_problem(client: httpx.AsyncClient, make_token: TokenFactory, path: str) -> None:
     response = await client.get(path, headers=bearer(make_token(uuid4(), roles=("admin",))))
     assert response.status_code in (400, 404), response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["detail"]
 
 
-async def test_audit_log_times_without_an_offset_are_utc(client: Any, make_token: TokenFactory) -> None:
+async def test_audit_log_times_without_an_offset_are_utc(client: httpx.AsyncClient, make_token: TokenFactory) -> None:
     """A time without an offset is read as UTC (every time here is), so it compares with one that has one."""
     admin = bearer(make_token(uuid4(), roles=("admin",)))
     response = await client.get("/audit-log?from=2026-03-01T00:00:00&to=2026-01-01T00:00:00Z", headers=admin)
@@ -110,7 +110,7 @@ async def test_audit_log_times_without_an_offset_are_utc(client: Any, make_token
     ],
 )
 async def test_daily_active_at_the_ends_of_the_calendar(
-    client: Any, make_token: TokenFactory, query: str, first: str, last: str
+    client: httpx.AsyncClient, make_token: TokenFactory, query: str, first: str, last: str
 ) -> None:
     admin = bearer(make_token(uuid4(), roles=("admin",)))
     response = await client.get(f"/engagement/daily-active?{query}", headers=admin)
@@ -122,7 +122,7 @@ async def test_daily_active_at_the_ends_of_the_calendar(
     assert all(day["learners"] == 0 for day in body["days"])
 
 
-async def test_the_openapi_document_lists_every_analytics_row(client: Any) -> None:
+async def test_the_openapi_document_lists_every_analytics_row(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert {
         "/me/activity",

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from conftest import Producer, wait_processed
 
@@ -37,7 +38,9 @@ async def tamper_db(test_env: TestEnvironment) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def chain(client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool) -> list[EventEnvelope]:
+async def chain(
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool
+) -> list[EventEnvelope]:
     """Three fresh audit entries at the end of the chain."""
     curriculum = producers["curriculum"]
     record = str(uuid4())
@@ -66,14 +69,14 @@ async def _restore(pool: asyncpg.Pool, row: asyncpg.Record) -> None:
     )
 
 
-async def _verify(client: Any, make_token: TokenFactory) -> dict[str, Any]:
+async def _verify(client: httpx.AsyncClient, make_token: TokenFactory) -> dict[str, Any]:
     response = await client.get("/audit-log/verify", headers=bearer(make_token(uuid4(), roles=("admin",))))
     assert response.status_code == 200
     return dict(response.json())
 
 
 async def test_the_untouched_chain_verifies(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
+    client: httpx.AsyncClient, make_token: TokenFactory, chain: list[EventEnvelope], analytics_db: asyncpg.Pool
 ) -> None:
     body = await _verify(client, make_token)
     total = await analytics_db.fetchval("SELECT count(*) FROM analytics.system_audit_log")
@@ -86,7 +89,7 @@ async def test_the_untouched_chain_verifies(
 
 
 async def test_an_altered_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
+    client: httpx.AsyncClient, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
     target = chain[1].id
     original = await tamper_db.fetchval("SELECT new_values FROM analytics.system_audit_log WHERE id = $1", target)
@@ -106,7 +109,7 @@ async def test_an_altered_row_is_detected(
 
 
 async def test_a_deleted_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
+    client: httpx.AsyncClient, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
     deleted = await tamper_db.fetchrow("SELECT * FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
     await tamper_db.execute("DELETE FROM analytics.system_audit_log WHERE id = $1", chain[1].id)
@@ -121,7 +124,7 @@ async def test_a_deleted_row_is_detected(
 
 
 async def test_a_deleted_last_row_is_detected(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
+    client: httpx.AsyncClient, make_token: TokenFactory, chain: list[EventEnvelope], tamper_db: asyncpg.Pool
 ) -> None:
     last = await tamper_db.fetchrow("SELECT * FROM analytics.system_audit_log ORDER BY seq DESC LIMIT 1")
     assert last["id"] == chain[2].id
@@ -136,7 +139,7 @@ async def test_a_deleted_last_row_is_detected(
 
 
 async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
-    client: Any,
+    client: httpx.AsyncClient,
     make_token: TokenFactory,
     chain: list[EventEnvelope],
     tamper_db: asyncpg.Pool,
@@ -170,7 +173,7 @@ async def test_an_altered_last_row_with_a_recomputed_hash_is_detected(
 
 @pytest.mark.parametrize("where", ["middle", "end"])
 async def test_an_inserted_row_is_detected(
-    client: Any,
+    client: httpx.AsyncClient,
     *,
     make_token: TokenFactory,
     chain: list[EventEnvelope],
@@ -226,7 +229,7 @@ async def test_an_inserted_row_is_detected(
 
 
 async def test_the_audit_log_filters_by_action_table_and_time_and_pages(
-    client: Any, make_token: TokenFactory, chain: list[EventEnvelope]
+    client: httpx.AsyncClient, make_token: TokenFactory, chain: list[EventEnvelope]
 ) -> None:
     admin = bearer(make_token(uuid4(), roles=("admin",)))
     since = (chain[0].occurred_at - timedelta(microseconds=1)).isoformat().replace("+00:00", "Z")

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from conftest import Producer, wait_processed
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -27,7 +28,9 @@ COLUMNS = "id, seq, admin_user_id, action, table_name, record_id, old_values, ne
 
 
 @pytest.fixture
-async def chain(client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool) -> list[EventEnvelope]:
+async def chain(
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool
+) -> list[EventEnvelope]:
     """Three fresh audit entries at the end of the chain."""
     record = str(uuid4())
     events = [
@@ -64,7 +67,7 @@ async def analytics_engine(settings: AnalyticsSettings) -> AsyncIterator[AsyncEn
     await engine.dispose()
 
 
-async def _verify(client: Any, make_token: TokenFactory) -> dict[str, Any]:
+async def _verify(client: httpx.AsyncClient, make_token: TokenFactory) -> dict[str, Any]:
     response = await client.get("/audit-log/verify", headers=bearer(make_token(uuid4(), roles=("admin",))))
     assert response.status_code == 200
     return dict(response.json())
@@ -131,7 +134,7 @@ async def test_the_analytics_role_can_append_but_not_change_or_remove_entries(
 
 
 async def test_partition_maintenance_still_moves_audit_rows_out_of_the_default_partition(
-    analytics_db: asyncpg.Pool, superuser: asyncpg.Pool, client: Any, make_token: TokenFactory
+    analytics_db: asyncpg.Pool, superuser: asyncpg.Pool, client: httpx.AsyncClient, make_token: TokenFactory
 ) -> None:
     """The one delete the trigger allows: rows of a month that had no partition move into the new one."""
     moved_id = uuid4()
@@ -169,7 +172,7 @@ async def test_partition_maintenance_still_moves_audit_rows_out_of_the_default_p
 
 
 async def test_a_rewrite_with_consistently_recomputed_plain_hashes_is_detected(
-    client: Any,
+    client: httpx.AsyncClient,
     *,
     make_token: TokenFactory,
     chain: list[EventEnvelope],
@@ -221,7 +224,7 @@ async def test_a_rewrite_with_consistently_recomputed_plain_hashes_is_detected(
 
 
 async def test_a_tail_cut_back_to_an_earlier_head_is_caught_by_the_checkpoint(
-    client: Any,
+    client: httpx.AsyncClient,
     *,
     make_token: TokenFactory,
     chain: list[EventEnvelope],
@@ -279,7 +282,7 @@ async def test_a_tail_cut_back_to_an_earlier_head_is_caught_by_the_checkpoint(
 
 
 async def test_a_checkpoint_line_not_signed_with_the_key_is_reported(
-    client: Any, make_token: TokenFactory, settings: AnalyticsSettings
+    client: httpx.AsyncClient, make_token: TokenFactory, settings: AnalyticsSettings
 ) -> None:
     path = settings.audit_checkpoint_file
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 from conftest import TEST_IP, Producer, wait_processed
 
 from parla_shared.events.envelope import EventEnvelope
@@ -26,7 +27,7 @@ CURRICULUM_ENTITIES = (
 
 
 async def test_every_critical_action_is_in_the_activity_or_audit_log(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     admin_id, learner_id, course_id, lesson_id = uuid4(), uuid4(), uuid4(), uuid4()
     user, course, lesson, session = str(learner_id), str(course_id), str(lesson_id), str(uuid4())
@@ -201,7 +202,7 @@ async def test_every_critical_action_is_in_the_activity_or_audit_log(
 
 
 async def test_an_admin_changing_someone_elses_account_is_audited_without_personal_data(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     admin_id, learner_id = uuid4(), uuid4()
     event = await producers["identity"].emit(
@@ -224,7 +225,7 @@ async def test_an_admin_changing_someone_elses_account_is_audited_without_person
 
 
 async def test_a_version_2_update_names_personal_fields_without_values(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     """Identity's version 2 ``user.updated`` lists changed personal fields in ``changed_fields`` only."""
     admin_id, learner_id = uuid4(), uuid4()

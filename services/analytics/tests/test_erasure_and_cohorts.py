@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 from conftest import Producer, envelope, wait_processed
 
+from parla_shared.events.envelope import EventEnvelope
 from parla_testing import TokenFactory, bearer
 
 
 async def test_a_deleted_user_loses_their_activity_and_keeps_an_audit_entry_with_the_id_only(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     learner_id, course_id, lesson_id = uuid4(), uuid4(), uuid4()
     user = str(learner_id)
@@ -77,14 +78,14 @@ async def test_a_deleted_user_loses_their_activity_and_keeps_an_audit_entry_with
 
 
 async def test_weekly_signup_cohorts_count_the_learners_active_in_each_later_week(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     # A cohort week of its own, far in the past, so the counts belong to this test alone.
     cohort = datetime(2021, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
     identity, progress = producers["identity"], producers["progress"]
     alice, bob, carol = (str(uuid4()) for _ in range(3))
 
-    def registered(user: str, at: datetime) -> Any:
+    def registered(user: str, at: datetime) -> EventEnvelope:
         return envelope(
             "parla.identity.user.registered",
             {
@@ -98,10 +99,10 @@ async def test_weekly_signup_cohorts_count_the_learners_active_in_each_later_wee
             occurred_at=at,
         )
 
-    def login(user: str, at: datetime) -> Any:
+    def login(user: str, at: datetime) -> EventEnvelope:
         return envelope("parla.identity.user.logged_in", {"user_id": user, "method": "password"}, occurred_at=at)
 
-    def xp(user: str, at: datetime) -> Any:
+    def xp(user: str, at: datetime) -> EventEnvelope:
         return envelope(
             "parla.progress.xp.earned",
             {"user_id": user, "amount": 5, "source": "lesson", "local_date": at.date().isoformat()},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from generate_activity import generate, main
 
@@ -14,7 +14,7 @@ from parla_testing import TokenFactory, bearer
 
 
 async def test_generated_rows_and_rollups_agree(
-    client: Any, settings: AnalyticsSettings, analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, settings: AnalyticsSettings, analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     seed = uuid4().hex[:8]
     timings = await generate(

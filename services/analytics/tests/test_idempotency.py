@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 from conftest import Producer, envelope, wait_processed
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from parla_analytics.consumers import subscriptions
+from parla_analytics.settings import AnalyticsSettings
 from parla_shared.events.consumer import EventConsumer
 from parla_shared.events.tables import MessagingTables
 from parla_testing import TokenFactory, bearer
@@ -29,7 +30,7 @@ async def _counts(pool: asyncpg.Pool, learner: str, lesson: str) -> tuple[int, i
 
 
 async def test_the_same_event_published_twice_counts_once(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     learner, lesson = str(uuid4()), str(uuid4())
     started = envelope(
@@ -77,10 +78,10 @@ async def test_the_same_event_published_twice_counts_once(
 
 
 async def test_a_redelivery_after_a_nak_counts_once(
-    client: Any,
+    client: httpx.AsyncClient,
     producers: dict[str, Producer],
     analytics_db: asyncpg.Pool,
-    settings: Any,
+    settings: AnalyticsSettings,
 ) -> None:
     learner, lesson = str(uuid4()), str(uuid4())
     event = await producers["progress"].emit(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 from conftest import TEST_AGENT, TEST_IP, Producer, wait_processed
 
 from parla_testing import TokenFactory, bearer
 
 
-async def _daily_active_today(client: Any, admin: dict[str, str]) -> int:
+async def _daily_active_today(client: httpx.AsyncClient, admin: dict[str, str]) -> int:
     today = datetime.now(UTC).date().isoformat()
     body = (await client.get(f"/engagement/daily-active?from={today}&to={today}", headers=admin)).json()
     assert body["days"][0]["date"] == today
@@ -20,7 +20,7 @@ async def _daily_active_today(client: Any, admin: dict[str, str]) -> int:
 
 
 async def test_a_lesson_played_shows_in_activity_and_every_rollup(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     admin = bearer(make_token(uuid4(), roles=("admin",)))
     learner_id, course_id, lesson_id = uuid4(), uuid4(), uuid4()
@@ -135,7 +135,7 @@ async def test_a_lesson_played_shows_in_activity_and_every_rollup(
 
 
 async def test_activity_pages_with_a_cursor_without_gaps_or_repeats(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     learner_id = uuid4()
     events = [
@@ -166,7 +166,7 @@ async def test_activity_pages_with_a_cursor_without_gaps_or_repeats(
 
 
 async def test_an_unknown_event_type_with_a_user_is_generic_activity_and_without_one_is_skipped(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     learner_id = uuid4()
     known_user = await producers["progress"].emit(
@@ -182,7 +182,9 @@ async def test_an_unknown_event_type_with_a_user_is_generic_activity_and_without
     assert await analytics_db.fetchval("SELECT count(*) FROM analytics.dead_letters") == 0
 
 
-async def test_daily_active_fills_days_without_activity_with_zero(client: Any, make_token: TokenFactory) -> None:
+async def test_daily_active_fills_days_without_activity_with_zero(
+    client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
     admin = bearer(make_token(uuid4(), roles=("admin",)))
     body = (await client.get("/engagement/daily-active?from=1999-01-01&to=1999-01-03", headers=admin)).json()
     assert body == {
@@ -196,7 +198,7 @@ async def test_daily_active_fills_days_without_activity_with_zero(client: Any, m
 
 
 async def test_streak_freezes_and_league_results_are_logged_as_activity(
-    client: Any, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
+    client: httpx.AsyncClient, producers: dict[str, Producer], analytics_db: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     """Issue 14's events, as progress publishes them, in the learner's activity log."""
     learner_id = uuid4()

@@ -10,8 +10,8 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from parla_identity.app import create_app
 from parla_identity.settings import IdentitySettings
@@ -33,7 +33,7 @@ def settings(service_settings: ServiceSettingsFactory) -> IdentitySettings:
 
 
 @pytest.fixture(scope="session")
-async def client(settings: IdentitySettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: IdentitySettings) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(create_app(settings), behind_gateway=True) as test_client:
         yield test_client
 
@@ -59,7 +59,7 @@ def new_email(prefix: str = "learner") -> str:
     return f"{prefix}-{uuid4().hex[:10]}@Example.com"
 
 
-async def register(client: Any, email_address: str | None = None, **fields: Any) -> dict[str, Any]:
+async def register(client: httpx.AsyncClient, email_address: str | None = None, **fields: Any) -> dict[str, Any]:
     body = {"email": email_address or new_email(), "password": PASSWORD, "name": "Ana", **fields}
     response = await client.post("/auth/register", json=body)
     assert response.status_code == 201, response.text
@@ -67,14 +67,14 @@ async def register(client: Any, email_address: str | None = None, **fields: Any)
     return result
 
 
-async def login(client: Any, email_address: str, password: str = PASSWORD) -> dict[str, Any]:
+async def login(client: httpx.AsyncClient, email_address: str, password: str = PASSWORD) -> dict[str, Any]:
     response = await client.post("/auth/login", json={"email": email_address, "password": password})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
 
 
-async def user_with_token(client: Any) -> tuple[dict[str, Any], dict[str, str]]:
+async def user_with_token(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, str]]:
     user = await register(client)
     pair = await login(client, user["email"])
     return user, bearer(pair["access_token"])

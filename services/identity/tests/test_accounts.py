@@ -6,6 +6,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from conftest import PASSWORD, code_from, events_of, login, new_email, register, user_with_token, wait_for_mail
 
@@ -16,7 +17,7 @@ from parla_testing import bearer
 
 
 async def test_register_answers_the_user_and_mails_a_verification_code(
-    client: Any, settings: IdentitySettings, db: asyncpg.Connection
+    client: httpx.AsyncClient, settings: IdentitySettings, db: asyncpg.Connection
 ) -> None:
     address = new_email()
     user = await register(client, address, timezone="Europe/Madrid", daily_xp_goal=30)
@@ -52,7 +53,7 @@ async def test_register_answers_the_user_and_mails_a_verification_code(
     assert len(await events_of(db, "parla.identity.user.email_verified", user["id"])) == 1
 
 
-async def test_email_is_unique_case_insensitively(client: Any) -> None:
+async def test_email_is_unique_case_insensitively(client: httpx.AsyncClient) -> None:
     address = new_email()
     await register(client, address)
     response = await client.post(
@@ -62,7 +63,7 @@ async def test_email_is_unique_case_insensitively(client: Any) -> None:
     assert response.json()["title"] == "Email taken"
 
 
-async def test_registration_input_is_validated(client: Any) -> None:
+async def test_registration_input_is_validated(client: httpx.AsyncClient) -> None:
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"password": "short1A"}, "password", "at least 8 characters"),
         ({"password": "alllowercase1"}, "password", "upper-case"),
@@ -87,7 +88,9 @@ async def test_registration_input_is_validated(client: Any) -> None:
     assert "admin" in unknown.text
 
 
-async def test_login_answers_a_bearer_pair_and_publishes_the_login(client: Any, db: asyncpg.Connection) -> None:
+async def test_login_answers_a_bearer_pair_and_publishes_the_login(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
     user = await register(client)
     response = await client.post(
         "/auth/login",
@@ -110,7 +113,7 @@ async def test_login_answers_a_bearer_pair_and_publishes_the_login(client: Any, 
     assert (event["ip"], event["user_agent"]) == ("203.0.113.7", "parla-tests/1.0")
 
 
-async def test_wrong_password_and_unknown_email_answer_the_same_401(client: Any) -> None:
+async def test_wrong_password_and_unknown_email_answer_the_same_401(client: httpx.AsyncClient) -> None:
     user = await register(client)
     ip = {"X-Forwarded-For": f"198.51.100.{uuid4().int % 250}"}
     wrong = await client.post("/auth/login", json={"email": user["email"], "password": "Wrong-pass1"}, headers=ip)
@@ -120,7 +123,9 @@ async def test_wrong_password_and_unknown_email_answer_the_same_401(client: Any)
     assert wrong.json()["detail"] == "the email or password is wrong"
 
 
-async def test_failed_logins_throttle_the_account_with_retry_after(client: Any, settings: IdentitySettings) -> None:
+async def test_failed_logins_throttle_the_account_with_retry_after(
+    client: httpx.AsyncClient, settings: IdentitySettings
+) -> None:
     user = await register(client)
     for attempt in range(settings.login_max_failures_per_account):
         response = await client.post(
@@ -142,7 +147,7 @@ async def test_failed_logins_throttle_the_account_with_retry_after(client: Any, 
     await login(client, other["email"])
 
 
-async def test_failed_logins_throttle_the_client_address(client: Any, settings: IdentitySettings) -> None:
+async def test_failed_logins_throttle_the_client_address(client: httpx.AsyncClient, settings: IdentitySettings) -> None:
     address = {"X-Forwarded-For": "203.0.113.200"}
     for _ in range(settings.login_max_failures_per_ip):
         response = await client.post(
@@ -157,7 +162,7 @@ async def test_failed_logins_throttle_the_client_address(client: Any, settings: 
 
 
 async def test_a_forged_forwarded_for_entry_does_not_escape_the_address_throttle(
-    client: Any, settings: IdentitySettings, db: asyncpg.Connection
+    client: httpx.AsyncClient, settings: IdentitySettings, db: asyncpg.Connection
 ) -> None:
     """The client writes the leftmost X-Forwarded-For entries; the address counted is the one the gateway saw."""
     for attempt in range(settings.login_max_failures_per_ip):
@@ -185,7 +190,7 @@ async def test_a_forged_forwarded_for_entry_does_not_escape_the_address_throttle
     assert logged_in["data"]["ip"] == "203.0.113.202"
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: Any) -> None:
+async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: httpx.AsyncClient) -> None:
     user = await register(client)
     first = await login(client, user["email"])
     second_response = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -205,12 +210,12 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: Any
     assert (await client.post("/auth/refresh", json={"refresh_token": other["refresh_token"]})).status_code == 200
 
 
-async def test_unknown_refresh_token_is_401(client: Any) -> None:
+async def test_unknown_refresh_token_is_401(client: httpx.AsyncClient) -> None:
     response = await client.post("/auth/refresh", json={"refresh_token": "nope"})
     assert response.status_code == 401
 
 
-async def test_logout_revokes_the_session(client: Any, db: asyncpg.Connection) -> None:
+async def test_logout_revokes_the_session(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     user = await register(client)
     pair = await login(client, user["email"])
     response = await client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]})
@@ -221,7 +226,7 @@ async def test_logout_revokes_the_session(client: Any, db: asyncpg.Connection) -
 
 
 async def test_password_reset_works_once_and_ends_every_session(
-    client: Any, settings: IdentitySettings, db: asyncpg.Connection
+    client: httpx.AsyncClient, settings: IdentitySettings, db: asyncpg.Connection
 ) -> None:
     user = await register(client)
     session = await login(client, user["email"])
@@ -249,14 +254,14 @@ async def test_password_reset_works_once_and_ends_every_session(
 
 
 async def test_stored_hashes_use_the_configured_cost(
-    client: Any, db: asyncpg.Connection, settings: IdentitySettings
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: IdentitySettings
 ) -> None:
     user, _ = await user_with_token(client)
     stored = await db.fetchval("SELECT password_hash FROM identity.users WHERE id = $1::uuid", user["id"])
     assert bcrypt_cost(stored) == settings.bcrypt_rounds
 
 
-async def test_strings_the_database_cannot_store_are_problems_not_500s(client: Any) -> None:
+async def test_strings_the_database_cannot_store_are_problems_not_500s(client: httpx.AsyncClient) -> None:
     """A NUL character (PostgreSQL text cannot hold one) or a login email longer than any account's must be
     answered as a client error in problem+json, never reach the database and fail there."""
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = [
@@ -272,7 +277,7 @@ async def test_strings_the_database_cannot_store_are_problems_not_500s(client: A
         assert response.headers["content-type"].startswith("application/problem+json"), (path, body)
 
 
-async def test_the_reserved_placeholder_domain_cannot_be_registered(client: Any) -> None:
+async def test_the_reserved_placeholder_domain_cannot_be_registered(client: httpx.AsyncClient) -> None:
     """``@users.parla.invalid`` addresses belong to provider accounts without an email (TikTok); a password account
     there would take the address a provider login needs."""
     response = await client.post(
@@ -284,7 +289,7 @@ async def test_the_reserved_placeholder_domain_cannot_be_registered(client: Any)
 
 
 async def test_a_bad_reset_code_is_refused_before_any_password_is_hashed(
-    client: Any, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """bcrypt costs a quarter of a CPU second: an anonymous caller with a made-up code must not get one."""
     hashed: list[str] = []

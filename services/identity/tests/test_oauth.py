@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from conftest import PASSWORD, code_from, events_of, login, new_email, register, wait_for_mail
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
@@ -54,13 +55,13 @@ def oauth_settings(settings: IdentitySettings, provider: SignInProvider) -> Iden
 
 
 @pytest.fixture(scope="module")
-async def oauth_client(oauth_settings: IdentitySettings) -> AsyncIterator[Any]:
+async def oauth_client(oauth_settings: IdentitySettings) -> AsyncIterator[httpx.AsyncClient]:
     async with AsyncTestClient(app=BehindGateway(create_app(oauth_settings))) as test_client:
         await wait_until_ready(test_client)
         yield test_client
 
 
-async def authorize(client: Any, provider: str) -> dict[str, list[str]]:
+async def authorize(client: httpx.AsyncClient, provider: str) -> dict[str, list[str]]:
     response = await client.get(f"/auth/oauth/{provider}/authorize", follow_redirects=False)
     assert response.status_code == 302, response.text
     location = urlsplit(response.headers["location"])
@@ -76,14 +77,14 @@ async def authorize(client: Any, provider: str) -> dict[str, list[str]]:
     return query
 
 
-async def google_login(client: Any, provider: SignInProvider, **user: Any) -> Any:
+async def google_login(client: httpx.AsyncClient, provider: SignInProvider, **user: Any) -> Any:
     query = await authorize(client, "google")
     code = provider.grant(query, **user)
     return await client.get("/auth/oauth/google/callback", params={"code": code, "state": query["state"][0]})
 
 
 async def test_google_login_creates_an_account_with_the_verified_email(
-    oauth_client: Any, provider: SignInProvider, settings: IdentitySettings, db: asyncpg.Connection
+    oauth_client: httpx.AsyncClient, provider: SignInProvider, settings: IdentitySettings, db: asyncpg.Connection
 ) -> None:
     query = await authorize(oauth_client, "google")
     assert query["client_id"] == [GOOGLE_CLIENT_ID]
@@ -117,7 +118,9 @@ async def test_google_login_creates_an_account_with_the_verified_email(
     assert opened.startswith("at-")
 
 
-async def test_google_login_again_finds_the_same_account(oauth_client: Any, provider: SignInProvider) -> None:
+async def test_google_login_again_finds_the_same_account(
+    oauth_client: httpx.AsyncClient, provider: SignInProvider
+) -> None:
     subject, address = f"g-{uuid4().hex}", new_email("google")
     first = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
     second = await google_login(oauth_client, provider, sub=subject, email=address, email_verified=True, name="G")
@@ -129,7 +132,7 @@ async def test_google_login_again_finds_the_same_account(oauth_client: Any, prov
 
 
 async def test_google_links_an_existing_account_only_through_a_verified_email(
-    oauth_client: Any, provider: SignInProvider
+    oauth_client: httpx.AsyncClient, provider: SignInProvider
 ) -> None:
     existing = await register(oauth_client)
     refused = await google_login(
@@ -147,7 +150,7 @@ async def test_google_links_an_existing_account_only_through_a_verified_email(
 
 
 async def test_linking_an_unverified_account_ends_the_password_nobody_proved_the_email_for(
-    oauth_client: Any, provider: SignInProvider, db: asyncpg.Connection
+    oauth_client: httpx.AsyncClient, provider: SignInProvider, db: asyncpg.Connection
 ) -> None:
     """Account pre-hijacking: someone registers the owner's address with their own password and never verifies
     it; when the owner later logs in with a provider that verified the address, that password and its sessions
@@ -172,7 +175,7 @@ async def test_linking_an_unverified_account_ends_the_password_nobody_proved_the
 
 
 async def test_linking_a_verified_account_keeps_its_password(
-    oauth_client: Any, provider: SignInProvider, settings: IdentitySettings
+    oauth_client: httpx.AsyncClient, provider: SignInProvider, settings: IdentitySettings
 ) -> None:
     owner = await register(oauth_client)
     token = code_from(await wait_for_mail(settings.data_path / "mail", owner["email"], "Confirm"))
@@ -188,7 +191,7 @@ async def test_linking_a_verified_account_keeps_its_password(
 
 
 async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(
-    oauth_client: Any, provider: SignInProvider
+    oauth_client: httpx.AsyncClient, provider: SignInProvider
 ) -> None:
     wrong_nonce = await google_login(
         oauth_client, provider, sub="g-x", email=new_email(), email_verified=True, claims_override={"nonce": "other"}
@@ -210,7 +213,7 @@ async def test_google_id_token_must_carry_the_nonce_and_the_providers_signature(
     assert other_audience.status_code == 401
 
 
-async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider: SignInProvider) -> None:
+async def test_state_is_single_use_and_must_be_known(oauth_client: httpx.AsyncClient, provider: SignInProvider) -> None:
     query = await authorize(oauth_client, "google")
     code = provider.grant(query, sub=f"g-{uuid4().hex}", email=new_email(), email_verified=True, name="S")
     state = query["state"][0]
@@ -231,7 +234,7 @@ async def test_state_is_single_use_and_must_be_known(oauth_client: Any, provider
     assert denied.status_code == 400
 
 
-async def test_authorize_sets_an_httponly_samesite_cookie_for_the_oauth_routes(oauth_client: Any) -> None:
+async def test_authorize_sets_an_httponly_samesite_cookie_for_the_oauth_routes(oauth_client: httpx.AsyncClient) -> None:
     response = await oauth_client.get("/auth/oauth/google/authorize", follow_redirects=False)
     set_cookie = response.headers["set-cookie"]
     assert set_cookie.startswith(f"{STATE_COOKIE}=")
@@ -255,7 +258,7 @@ def test_the_state_cookie_is_secure_when_the_public_url_is_https(oauth_settings:
 
 
 async def test_the_callback_only_completes_in_the_browser_that_started_the_login(
-    oauth_client: Any, provider: SignInProvider
+    oauth_client: httpx.AsyncClient, provider: SignInProvider
 ) -> None:
     """Login CSRF: an attacker starts a login with their own provider account and sends the victim the callback
     link (valid code and state). Without the state cookie of the browser that started it, the callback is refused
@@ -282,7 +285,9 @@ async def test_the_callback_only_completes_in_the_browser_that_started_the_login
     assert "access_token" in completed.json()
 
 
-async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provider: SignInProvider) -> None:
+async def test_tiktok_login_uses_the_user_info_endpoint(
+    oauth_client: httpx.AsyncClient, provider: SignInProvider
+) -> None:
     query = await authorize(oauth_client, "tiktok")
     assert query["client_key"] == [TIKTOK_CLIENT_KEY]
     open_id = f"tt-{uuid4().hex}"
@@ -300,7 +305,7 @@ async def test_tiktok_login_uses_the_user_info_endpoint(oauth_client: Any, provi
     assert (await oauth_client.get("/users/me", headers=bearer(again.json()["access_token"]))).json()["id"] == me["id"]
 
 
-async def test_unconfigured_and_unknown_providers_are_clear_problems(client: Any) -> None:
+async def test_unconfigured_and_unknown_providers_are_clear_problems(client: httpx.AsyncClient) -> None:
     unconfigured = await client.get("/auth/oauth/google/authorize", follow_redirects=False)
     assert unconfigured.status_code == 503
     assert unconfigured.headers["content-type"].startswith("application/problem+json")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import nats
 import pytest
 from conftest import login, new_email, register
@@ -45,7 +45,7 @@ async def _stream_messages(nats_url: str) -> list[bytes]:
 
 
 async def test_no_email_or_name_of_a_deleted_user_stays_in_the_stream(
-    client: Any, db: asyncpg.Connection, test_env: TestEnvironment
+    client: httpx.AsyncClient, db: asyncpg.Connection, test_env: TestEnvironment
 ) -> None:
     marker = uuid4().hex[:12]
     address = new_email(f"erased-{marker}")
@@ -59,7 +59,7 @@ async def test_no_email_or_name_of_a_deleted_user_stays_in_the_stream(
     assert (await client.delete("/users/me", headers=headers)).status_code == 204
     await _all_published(db, user["id"])
 
-    messages: list[Any] = await _stream_messages(test_env.nats_url)
+    messages = await _stream_messages(test_env.nats_url)
     about_user = [message for message in messages if user["id"].encode() in message]
     # registered, logged_in, updated, deleted: the stream does hold the user's events…
     assert len(about_user) >= 4

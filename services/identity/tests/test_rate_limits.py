@@ -4,10 +4,10 @@ counted per client address and per email address in identity.rate_limits (shared
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from conftest import PASSWORD, new_email
@@ -32,7 +32,7 @@ def limited_settings(settings: IdentitySettings) -> IdentitySettings:
 
 
 @pytest.fixture(scope="module")
-async def limited(limited_settings: IdentitySettings) -> AsyncIterator[Any]:
+async def limited(limited_settings: IdentitySettings) -> AsyncIterator[httpx.AsyncClient]:
     async with AsyncTestClient(app=BehindGateway(create_app(limited_settings))) as test_client:
         await wait_until_ready(test_client)
         yield test_client
@@ -42,14 +42,14 @@ def _address() -> dict[str, str]:
     return {"X-Forwarded-For": f"2001:db8::{uuid4().hex[:4]}"}
 
 
-def _assert_too_many(response: Any, window: int) -> None:
+def _assert_too_many(response: httpx.Response, window: int) -> None:
     assert response.status_code == 429, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert 0 < int(response.headers["retry-after"]) <= window
     assert response.json()["status"] == 429
 
 
-async def test_registrations_are_limited_per_client_address(limited: Any) -> None:
+async def test_registrations_are_limited_per_client_address(limited: httpx.AsyncClient) -> None:
     address = _address()
     for _ in range(3):
         body = {"email": new_email(), "password": PASSWORD, "name": "Ana"}
@@ -60,7 +60,7 @@ async def test_registrations_are_limited_per_client_address(limited: Any) -> Non
     assert (await limited.post("/auth/register", json=body, headers=_address())).status_code == 201
 
 
-async def test_registrations_are_limited_per_email_address(limited: Any, db: asyncpg.Connection) -> None:
+async def test_registrations_are_limited_per_email_address(limited: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     email = new_email()
     body = {"email": email, "password": PASSWORD, "name": "Ana"}
     assert (await limited.post("/auth/register", json=body, headers=_address())).status_code == 201
@@ -71,7 +71,9 @@ async def test_registrations_are_limited_per_email_address(limited: Any, db: asy
     assert await db.fetchval("SELECT hits FROM identity.rate_limits WHERE key = $1", key) == 3
 
 
-async def test_password_reset_requests_are_limited_per_email_whether_or_not_it_exists(limited: Any) -> None:
+async def test_password_reset_requests_are_limited_per_email_whether_or_not_it_exists(
+    limited: httpx.AsyncClient,
+) -> None:
     for email in (new_email(), new_email("nobody")):
         for _ in range(2):
             response = await limited.post("/auth/password-reset", json={"email": email}, headers=_address())
@@ -79,7 +81,7 @@ async def test_password_reset_requests_are_limited_per_email_whether_or_not_it_e
         _assert_too_many(await limited.post("/auth/password-reset", json={"email": email}, headers=_address()), 3600)
 
 
-async def test_password_reset_requests_are_limited_per_client_address(limited: Any) -> None:
+async def test_password_reset_requests_are_limited_per_client_address(limited: httpx.AsyncClient) -> None:
     address = _address()
     for _ in range(3):
         response = await limited.post("/auth/password-reset", json={"email": new_email()}, headers=address)
@@ -87,7 +89,7 @@ async def test_password_reset_requests_are_limited_per_client_address(limited: A
     _assert_too_many(await limited.post("/auth/password-reset", json={"email": new_email()}, headers=address), 3600)
 
 
-async def test_oauth_authorize_is_limited_per_client_address(limited: Any) -> None:
+async def test_oauth_authorize_is_limited_per_client_address(limited: httpx.AsyncClient) -> None:
     address = _address()
     for _ in range(2):
         response = await limited.get("/auth/oauth/google/authorize", headers=address, follow_redirects=False)

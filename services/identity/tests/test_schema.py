@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 import nats
 import pytest
 from conftest import login, new_email, register, user_with_token
@@ -110,7 +111,7 @@ async def test_oauth_links_roles_and_tokens_are_constrained(db: asyncpg.Connecti
         await db.execute(insert_link, uuid.uuid4(), "tiktok", uuid.uuid4().hex)
 
 
-async def test_at_most_one_active_signing_key(db: asyncpg.Connection, client: Any) -> None:
+async def test_at_most_one_active_signing_key(db: asyncpg.Connection, client: httpx.AsyncClient) -> None:
     # The running service has made its key; a second unretired one is refused.
     assert await db.fetchval("SELECT count(*) FROM identity.signing_keys WHERE retired_at IS NULL") == 1
     with pytest.raises(asyncpg.UniqueViolationError):
@@ -134,7 +135,7 @@ async def test_indexes_exist(db: asyncpg.Connection) -> None:
     } <= indexes
 
 
-async def test_events_are_published_by_the_relay(client: Any, db: asyncpg.Connection) -> None:
+async def test_events_are_published_by_the_relay(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     response = await client.post(
         "/auth/register", json={"email": new_email(), "password": "Secret-pass1", "name": "Relay"}
     )
@@ -152,7 +153,7 @@ async def test_events_are_published_by_the_relay(client: Any, db: asyncpg.Connec
         await asyncio.sleep(0.1)
 
 
-async def test_erasure_reaches_jetstream(client: Any, test_env: TestEnvironment) -> None:
+async def test_erasure_reaches_jetstream(client: httpx.AsyncClient, test_env: TestEnvironment) -> None:
     """``user.deleted`` is what the other contexts erase on (FR-5): it must arrive on the identity stream."""
     _, headers = await user_with_token(client)
     me = (await client.get("/users/me", headers=headers)).json()
@@ -177,7 +178,9 @@ async def test_erasure_reaches_jetstream(client: Any, test_env: TestEnvironment)
         await connection.close()
 
 
-async def test_concurrent_registrations_of_one_email_create_one_account(client: Any, db: asyncpg.Connection) -> None:
+async def test_concurrent_registrations_of_one_email_create_one_account(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
     address = new_email("race")
     body = {"email": address, "password": "Secret-pass1", "name": "Race"}
     responses = await asyncio.gather(*(client.post("/auth/register", json=body) for _ in range(4)))
@@ -185,7 +188,7 @@ async def test_concurrent_registrations_of_one_email_create_one_account(client: 
     assert await db.fetchval("SELECT count(*) FROM identity.users WHERE lower(email) = lower($1)", address) == 1
 
 
-async def test_concurrent_use_of_one_refresh_token_succeeds_once(client: Any) -> None:
+async def test_concurrent_use_of_one_refresh_token_succeeds_once(client: httpx.AsyncClient) -> None:
     user = await register(client)
     pair = await login(client, user["email"])
     body = {"refresh_token": pair["refresh_token"]}

@@ -10,7 +10,6 @@ from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -206,7 +205,7 @@ async def test_mail_is_written_as_eml_without_smtp(tmp_path: Path, settings: Ide
     )
     await Mailer(file_settings).send("bo@example.com", "Hello", "body")
     [path] = (tmp_path / "mail").glob("*.eml")
-    message: Any = message_from_bytes(path.read_bytes())
+    message = message_from_bytes(path.read_bytes())
     assert message["To"] == "bo@example.com"
 
 

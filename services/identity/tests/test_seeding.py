@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from conftest import events_of, login
-from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from parla_identity import events
@@ -26,7 +26,7 @@ from parla_shared.problems import Problem
 from parla_testing import bearer
 
 
-async def refreshed(client: Any, refresh_token: str) -> dict[str, Any]:
+async def refreshed(client: httpx.AsyncClient, refresh_token: str) -> dict[str, Any]:
     response = await client.post("/auth/refresh", json={"refresh_token": refresh_token})
     assert response.status_code == 200, response.text
     pair: dict[str, Any] = response.json()
@@ -35,7 +35,7 @@ async def refreshed(client: Any, refresh_token: str) -> dict[str, Any]:
 
 async def test_seeded_accounts_refresh_their_tokens_through_the_api(
     settings: IdentitySettings,
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:

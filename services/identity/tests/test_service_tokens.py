@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import httpx
 import jwt
 import pytest
 from conftest import user_with_token
@@ -23,7 +22,7 @@ GRANT = {
 
 
 async def test_a_service_gets_a_typed_token_for_the_service_it_calls(
-    client: Any, identity: Identity, settings: IdentitySettings
+    client: httpx.AsyncClient, identity: Identity, settings: IdentitySettings
 ) -> None:
     response = await client.post("/internal/service-tokens", json=GRANT)
     assert response.status_code == 200, response.text
@@ -51,7 +50,7 @@ async def test_a_service_gets_a_typed_token_for_the_service_it_calls(
         await analytics.verify(token)
 
 
-async def test_a_service_token_is_not_a_users_access_token(client: Any) -> None:
+async def test_a_service_token_is_not_a_users_access_token(client: httpx.AsyncClient) -> None:
     token = (await client.post("/internal/service-tokens", json={**GRANT, "audience": "identity"})).json()
     me = await client.get("/users/me", headers=bearer(token["access_token"]))
     assert me.status_code == 401
@@ -69,14 +68,16 @@ async def test_a_service_token_is_not_a_users_access_token(client: Any) -> None:
         ({"audience": "progress"}, 400, "Invalid audience"),
     ],
 )
-async def test_bad_grants_are_problems(client: Any, change: dict[str, str], status: int, title: str) -> None:
+async def test_bad_grants_are_problems(
+    client: httpx.AsyncClient, change: dict[str, str], status: int, title: str
+) -> None:
     response = await client.post("/internal/service-tokens", json={**GRANT, **change})
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["title"] == title
 
 
-async def test_a_learner_token_is_no_service_credential(client: Any) -> None:
+async def test_a_learner_token_is_no_service_credential(client: httpx.AsyncClient) -> None:
     _, headers = await user_with_token(client)
     response = await client.post("/internal/service-tokens", json={**GRANT, "client_secret": ""}, headers=headers)
     assert response.status_code == 401
@@ -95,14 +96,14 @@ def test_client_secrets_setting_is_checked(settings: IdentitySettings) -> None:
         )
 
 
-async def _service_headers(client: Any, service: str) -> dict[str, str]:
+async def _service_headers(client: httpx.AsyncClient, service: str) -> dict[str, str]:
     grant = {**GRANT, "client_id": service, "audience": "identity"}
     response = await client.post("/internal/service-tokens", json=grant)
     assert response.status_code == 200, response.text
     return bearer(response.json()["access_token"])
 
 
-async def test_services_read_an_accounts_roles_and_the_deleted_accounts(client: Any) -> None:
+async def test_services_read_an_accounts_roles_and_the_deleted_accounts(client: httpx.AsyncClient) -> None:
     user, learner = await user_with_token(client)
     analytics = await _service_headers(client, "analytics")
     roles = await client.get(f"/internal/users/{user['id']}/roles", headers=analytics)

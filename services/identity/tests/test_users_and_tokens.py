@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import jwt
 from conftest import PASSWORD, events_of, login, new_email, register, user_with_token
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +25,7 @@ from parla_shared.db import SystemPath, running_system_path
 from parla_testing import bearer
 
 
-async def test_me_answers_the_profile(client: Any) -> None:
+async def test_me_answers_the_profile(client: httpx.AsyncClient) -> None:
     user, headers = await user_with_token(client)
     response = await client.get("/users/me", headers=headers)
     assert response.status_code == 200
@@ -43,13 +44,13 @@ async def test_me_answers_the_profile(client: Any) -> None:
     assert (me["id"], me["daily_xp_goal"], me["timezone"]) == (user["id"], 20, "UTC")
 
 
-async def test_me_needs_a_token(client: Any) -> None:
+async def test_me_needs_a_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/users/me")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_patch_me_validates_and_publishes_the_changes(client: Any, db: asyncpg.Connection) -> None:
+async def test_patch_me_validates_and_publishes_the_changes(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     user, headers = await user_with_token(client)
     for body, field in (
         ({"timezone": "Nowhere/Land"}, "timezone"),
@@ -87,7 +88,9 @@ async def test_patch_me_validates_and_publishes_the_changes(client: Any, db: asy
     assert updated_at is True
 
 
-async def test_profile_strings_the_database_cannot_store_are_problems_not_500s(client: Any, identity: Identity) -> None:
+async def test_profile_strings_the_database_cannot_store_are_problems_not_500s(
+    client: httpx.AsyncClient, identity: Identity
+) -> None:
     _, headers = await user_with_token(client)
     for body in ({"name": "Ana\x00"}, {"avatar_url": "https://cdn.example/a\x00.png"}):
         response = await client.patch("/users/me", json=body, headers=headers)
@@ -99,7 +102,7 @@ async def test_profile_strings_the_database_cannot_store_are_problems_not_500s(c
     assert found.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Connection) -> None:
+async def test_delete_me_erases_every_identity_row(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     user, headers = await user_with_token(client)
     response = await client.delete("/users/me", headers=headers)
     assert response.status_code == 204
@@ -116,7 +119,7 @@ async def test_delete_me_erases_every_identity_row(client: Any, db: asyncpg.Conn
     assert gone.status_code == 401
 
 
-async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str, str]]:
+async def _admin_headers(client: httpx.AsyncClient, identity: Identity) -> tuple[str, dict[str, str]]:
     address = new_email("admin")
     with running_system_path(SystemPath.OPERATOR):  # as create-admin does
         async with identity.keys.database_transaction() as session:
@@ -127,7 +130,7 @@ async def _admin_headers(client: Any, identity: Identity) -> tuple[str, dict[str
 
 
 async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
-    client: Any, identity: Identity, db: asyncpg.Connection
+    client: httpx.AsyncClient, identity: Identity, db: asyncpg.Connection
 ) -> None:
     admin_id, admin = await _admin_headers(client, identity)
     marker = uuid.uuid4().hex[:8]
@@ -174,7 +177,7 @@ async def test_admin_finds_users_grants_and_revokes_admin_and_deletes(
 
 
 async def test_a_revoked_admin_role_and_a_deleted_account_lose_their_power_on_the_next_request(
-    client: Any, identity: Identity
+    client: httpx.AsyncClient, identity: Identity
 ) -> None:
     """The access token still says admin; identity's admin routes go by the account as it is now."""
     _, admin = await _admin_headers(client, identity)
@@ -203,7 +206,9 @@ def cli_env(settings: IdentitySettings) -> dict[str, str]:
     }
 
 
-def test_cli_creates_an_admin_idempotently_with_the_password_on_stdin(settings: IdentitySettings, client: Any) -> None:
+def test_cli_creates_an_admin_idempotently_with_the_password_on_stdin(
+    settings: IdentitySettings, client: httpx.AsyncClient
+) -> None:
     address = new_email("cli")
     command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address]
     for _ in range(2):
@@ -229,7 +234,7 @@ def test_cli_takes_no_password_argument(settings: IdentitySettings) -> None:
     assert "unrecognized arguments: --password" in done.stderr
 
 
-async def test_cli_admin_can_log_in_with_admin_role(settings: IdentitySettings, client: Any) -> None:
+async def test_cli_admin_can_log_in_with_admin_role(settings: IdentitySettings, client: httpx.AsyncClient) -> None:
     address = new_email("cli")
     command = [sys.executable, "-m", "parla_identity.cli", "create-admin", "--email", address]
     await asyncio.to_thread(
@@ -241,7 +246,9 @@ async def test_cli_admin_can_log_in_with_admin_role(settings: IdentitySettings, 
     assert me["is_email_verified"] is True
 
 
-async def test_jwks_publishes_the_signing_key_and_tokens_name_it(client: Any, db: asyncpg.Connection) -> None:
+async def test_jwks_publishes_the_signing_key_and_tokens_name_it(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
     _, headers = await user_with_token(client)
     token = headers["Authorization"].split()[1]
     header = jwt.get_unverified_header(token)
@@ -256,7 +263,9 @@ async def test_jwks_publishes_the_signing_key_and_tokens_name_it(client: Any, db
     assert sealed.startswith("v1.dev.")
 
 
-async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(client: Any, identity: Identity) -> None:
+async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(
+    client: httpx.AsyncClient, identity: Identity
+) -> None:
     _, old_headers = await user_with_token(client)
     old_kid = jwt.get_unverified_header(old_headers["Authorization"].split()[1])["kid"]
     new_kid = await identity.keys.rotate()  # as another replica or `python -m parla_identity.cli rotate-signing-key`
@@ -289,7 +298,9 @@ def _claims(settings: IdentitySettings, **changes: Any) -> dict[str, Any]:
     }
 
 
-async def test_bad_tokens_are_rejected(client: Any, identity: Identity, settings: IdentitySettings) -> None:
+async def test_bad_tokens_are_rejected(
+    client: httpx.AsyncClient, identity: Identity, settings: IdentitySettings
+) -> None:
     kid, key = await identity.keys.active_key()
     at_header = {"kid": kid, "typ": "at+jwt"}  # an access token's JOSE header
     now = datetime.now(UTC)
@@ -340,7 +351,9 @@ async def test_reseal_moves_every_secret_to_the_new_key(settings: IdentitySettin
         await new_identity.keys.close()
 
 
-def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(settings: IdentitySettings, client: Any) -> None:
+def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(
+    settings: IdentitySettings, client: httpx.AsyncClient
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "parla_identity.cli", "reseal-secrets"],
         env=cli_env(settings),
@@ -353,7 +366,7 @@ def test_cli_reseal_is_a_no_op_when_everything_uses_the_current_key(settings: Id
 
 
 async def test_deleted_accounts_are_forgotten_once_their_tokens_have_expired(
-    client: Any, db: asyncpg.Connection, settings: IdentitySettings
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: IdentitySettings
 ) -> None:
     old, recent = uuid.uuid4(), uuid.uuid4()
     lifetime = settings.access_token_ttl_seconds + 300

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from litestar import Litestar
 
 from parla_progress.app import create_app
 from parla_progress.clock import ManualClock
@@ -32,7 +34,7 @@ TEST_COURSE = Path(__file__).parent / "tiny_course.yaml"
 class ThreadedServer:
     """An ASGI app in a real uvicorn server, in a thread with its own event loop (as in production)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Litestar) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
@@ -161,19 +163,17 @@ async def db(test_env: TestEnvironment) -> AsyncIterator[asyncpg.Connection]:
 class LearnerClient:
     """One learner talking to the progress API with their own token."""
 
-    def __init__(self, client: Any, token: str, user_id: uuid.UUID, content: Content) -> None:
+    def __init__(self, client: httpx.AsyncClient, token: str, user_id: uuid.UUID, content: Content) -> None:
         self.client = client
         self.user_id = user_id
         self.headers = bearer(token)
         self.content = content
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        response: httpx.Response = await self.client.get(path, headers=self.headers, **kwargs)
-        return response
+        return await self.client.get(path, headers=self.headers, **kwargs)
 
     async def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        response: httpx.Response = await self.client.post(path, json=json, headers={**self.headers, **(headers or {})})
-        return response
+        return await self.client.post(path, json=json, headers={**self.headers, **(headers or {})})
 
     async def enrol(self, course_id: uuid.UUID) -> httpx.Response:
         return await self.post("/enrollments", {"course_id": str(course_id)})
@@ -199,7 +199,7 @@ class LearnerClient:
             f"/sessions/{session_id}/answers", body, headers={"Idempotency-Key": key} if key else None
         )
 
-    async def answer_all(self, session: dict[str, Any], wrong: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    async def answer_all(self, session: dict[str, Any], wrong: AbstractSet[int] = frozenset()) -> None:
         for index, exercise_id in enumerate(session["exercise_ids"]):
             response = await self.answer(session["session_id"], exercise_id, correct=index not in wrong)
             assert response.status_code == 200, response.text
@@ -226,8 +226,12 @@ class LearnerClient:
         return body
 
 
+NewLearner = Callable[[], LearnerClient]
+"""Makes a learner of their own (a new user id and token) each call."""
+
+
 @pytest.fixture
-def new_learner(client: Any, make_token: TokenFactory, content: Content) -> Any:
+def new_learner(client: httpx.AsyncClient, make_token: TokenFactory, content: Content) -> NewLearner:
     def make() -> LearnerClient:
         user_id = uuid.uuid4()
         return LearnerClient(client, make_token(user_id), user_id, content)

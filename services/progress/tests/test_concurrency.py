@@ -8,10 +8,13 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from conftest import Content, LearnerClient
+import asyncpg
+from conftest import Content, LearnerClient, NewLearner
 
 
-async def test_fifty_concurrent_answers_and_completions(new_learner: Any, content: Content, db: Any) -> None:
+async def test_fifty_concurrent_answers_and_completions(
+    new_learner: NewLearner, content: Content, db: asyncpg.Connection
+) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.spanish_id)
     first_lesson = (await learner.lessons(content.spanish_id))[0]["lesson_id"]
@@ -79,7 +82,9 @@ async def test_fifty_concurrent_answers_and_completions(new_learner: Any, conten
     assert (daily["xp_earned"], daily["activities_completed"]) == (me["total_xp"], 2)
 
 
-async def test_concurrent_retries_under_one_key_answer_once(new_learner: Any, content: Content, db: Any) -> None:
+async def test_concurrent_retries_under_one_key_answer_once(
+    new_learner: NewLearner, content: Content, db: asyncpg.Connection
+) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
     session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])

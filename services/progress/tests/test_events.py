@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
+import httpx
 import nats
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from parla_shared.events.envelope import EventEnvelope, decode_event
@@ -17,14 +18,14 @@ from parla_testing import TestEnvironment
 
 
 @pytest.fixture
-async def jetstream(test_env: TestEnvironment, client: Any) -> AsyncIterator[Any]:
+async def jetstream(test_env: TestEnvironment, client: httpx.AsyncClient) -> AsyncIterator[JetStreamContext]:
     del client  # the service is up and has made its stream
     connection = await nats.connect(test_env.nats_url)
     yield connection.jetstream()
     await connection.close()
 
 
-async def _events_of(js: Any, user_id: uuid.UUID, expected: int) -> list[EventEnvelope]:
+async def _events_of(js: JetStreamContext, user_id: uuid.UUID, expected: int) -> list[EventEnvelope]:
     """Every progress event about ``user_id``, waiting until at least ``expected`` arrived."""
     found: list[EventEnvelope] = []
     for _ in range(100):
@@ -53,7 +54,9 @@ async def _events_of(js: Any, user_id: uuid.UUID, expected: int) -> list[EventEn
     return found
 
 
-async def test_every_change_is_published_with_its_request(new_learner: Any, content: Content, jetstream: Any) -> None:
+async def test_every_change_is_published_with_its_request(
+    new_learner: NewLearner, content: Content, jetstream: JetStreamContext
+) -> None:
     learner: LearnerClient = new_learner()
     headers = {"X-Request-ID": "progress-req-1", "User-Agent": "parla-tests/1.0", "X-Forwarded-For": "203.0.113.9"}
     learner.headers.update(headers)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from conftest import Content, LearnerClient
+import asyncpg
+import httpx
+from conftest import Content, LearnerClient, NewLearner
 
-from parla_testing import bearer, free_port
+from parla_progress.clock import ManualClock
+from parla_progress.settings import ProgressSettings
+from parla_testing import TokenFactory, bearer, free_port
 
 
-async def test_every_route_needs_a_learner(client: Any) -> None:
+async def test_every_route_needs_a_learner(client: httpx.AsyncClient) -> None:
     for method, path in (
         ("POST", "/enrollments"),
         ("GET", "/me"),
@@ -26,7 +29,7 @@ async def test_every_route_needs_a_learner(client: Any) -> None:
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_a_new_learner_has_full_hearts_and_nothing_else(new_learner: Any) -> None:
+async def test_a_new_learner_has_full_hearts_and_nothing_else(new_learner: NewLearner) -> None:
     me = await new_learner().me()
     assert me["hearts"] == me["max_hearts"] == 5
     assert me["next_heart_at"] is None
@@ -36,7 +39,7 @@ async def test_a_new_learner_has_full_hearts_and_nothing_else(new_learner: Any) 
     assert me["today"]["goal_met"] is False
 
 
-async def test_enrolment_is_created_once(new_learner: Any, content: Content) -> None:
+async def test_enrolment_is_created_once(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     first = await learner.enrol(content.spanish_id)
     assert first.status_code == 201, first.text
@@ -50,7 +53,7 @@ async def test_enrolment_is_created_once(new_learner: Any, content: Content) -> 
     assert listed[0] == first.json()
 
 
-async def test_enrolment_rejects_unknown_courses_and_bad_bodies(new_learner: Any) -> None:
+async def test_enrolment_rejects_unknown_courses_and_bad_bodies(new_learner: NewLearner) -> None:
     learner: LearnerClient = new_learner()
     unknown = await learner.enrol(uuid.uuid4())
     assert unknown.status_code == 404
@@ -61,7 +64,7 @@ async def test_enrolment_rejects_unknown_courses_and_bad_bodies(new_learner: Any
         assert response.json()["detail"]
 
 
-async def test_a_new_course_has_only_its_first_lesson_available(new_learner: Any, content: Content) -> None:
+async def test_a_new_course_has_only_its_first_lesson_available(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.spanish_id)
     lessons = await learner.lessons(content.spanish_id)
@@ -71,7 +74,7 @@ async def test_a_new_course_has_only_its_first_lesson_available(new_learner: Any
     assert all(lesson["best_score"] == 0 and lesson["completion_count"] == 0 for lesson in lessons)
 
 
-async def test_a_locked_lesson_cannot_be_started(new_learner: Any, content: Content) -> None:
+async def test_a_locked_lesson_cannot_be_started(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.spanish_id)
     lessons = await learner.lessons(content.spanish_id)
@@ -80,7 +83,7 @@ async def test_a_locked_lesson_cannot_be_started(new_learner: Any, content: Cont
     assert response.json()["title"] == "Lesson locked"
 
 
-async def test_a_lesson_needs_enrolment_and_must_exist(new_learner: Any, content: Content) -> None:
+async def test_a_lesson_needs_enrolment_and_must_exist(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     other: LearnerClient = new_learner()
     await other.enrol(content.spanish_id)
@@ -92,7 +95,7 @@ async def test_a_lesson_needs_enrolment_and_must_exist(new_learner: Any, content
     assert missing.status_code == 404
 
 
-async def test_working_through_a_lesson(new_learner: Any, content: Content, db: Any) -> None:
+async def test_working_through_a_lesson(new_learner: NewLearner, content: Content, db: asyncpg.Connection) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.spanish_id)
     lessons = await learner.lessons(content.spanish_id)
@@ -199,7 +202,7 @@ async def test_working_through_a_lesson(new_learner: Any, content: Content, db: 
     }
 
 
-async def test_replaying_a_lesson_counts_and_keeps_the_best_score(new_learner: Any, content: Content) -> None:
+async def test_replaying_a_lesson_counts_and_keeps_the_best_score(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
     first_lesson = (await learner.lessons(content.test_id))[0]["lesson_id"]
@@ -218,7 +221,7 @@ async def test_replaying_a_lesson_counts_and_keeps_the_best_score(new_learner: A
     assert (lesson["completion_count"], lesson["best_score"]) == (2, 100)
 
 
-async def test_completing_a_skill_and_unlocking_the_next(new_learner: Any, content: Content) -> None:
+async def test_completing_a_skill_and_unlocking_the_next(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
     lessons = await learner.lessons(content.test_id)
@@ -248,7 +251,7 @@ async def test_completing_a_skill_and_unlocking_the_next(new_learner: Any, conte
     assert result["xp_earned"] == 20
 
 
-async def test_answers_are_checked_against_the_session(new_learner: Any, content: Content) -> None:
+async def test_answers_are_checked_against_the_session(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     stranger: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
@@ -268,7 +271,7 @@ async def test_answers_are_checked_against_the_session(new_learner: Any, content
     assert long_key.status_code == 400
 
 
-async def test_an_answer_postgresql_cannot_store_is_a_400_problem(new_learner: Any, content: Content) -> None:
+async def test_an_answer_postgresql_cannot_store_is_a_400_problem(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
     session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
@@ -282,7 +285,9 @@ async def test_an_answer_postgresql_cannot_store_is_a_400_problem(new_learner: A
     assert (await learner.me())["hearts"] == 5
 
 
-async def test_a_retried_answer_changes_nothing(new_learner: Any, content: Content, db: Any) -> None:
+async def test_a_retried_answer_changes_nothing(
+    new_learner: NewLearner, content: Content, db: asyncpg.Connection
+) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
     session = await learner.start((await learner.lessons(content.test_id))[0]["lesson_id"])
@@ -304,26 +309,27 @@ async def test_a_retried_answer_changes_nothing(new_learner: Any, content: Conte
     assert fresh.json()["attempt_number"] == 2
 
 
-async def test_daily_xp_checks_its_range(new_learner: Any) -> None:
+async def test_daily_xp_checks_its_range(new_learner: NewLearner) -> None:
     learner: LearnerClient = new_learner()
     assert len((await learner.get("/me/daily-xp")).json()) == 7
     for days in ("0", "400", "x"):
         assert (await learner.get("/me/daily-xp", params={"days": days})).status_code == 400
 
 
-async def test_a_token_for_another_audience_is_refused(client: Any) -> None:
+async def test_a_token_for_another_audience_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.get("/me", headers=bearer("a.b.c"))
     assert response.status_code == 401
 
 
-async def test_an_unknown_course_is_404(new_learner: Any) -> None:
+async def test_an_unknown_course_is_404(new_learner: NewLearner) -> None:
     response = await new_learner().get(f"/courses/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_curriculum_down_is_a_503_problem(settings: Any, clock: Any, make_token: Any, content: Content) -> None:
-    import httpx
+async def test_curriculum_down_is_a_503_problem(
+    settings: ProgressSettings, clock: ManualClock, make_token: TokenFactory, content: Content
+) -> None:
     import msgspec
     from conftest import ThreadedServer
 

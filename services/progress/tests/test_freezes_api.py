@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
+from nats.js import JetStreamContext
 from test_events import _events_of, jetstream  # noqa: F401 (a fixture)
 
 from parla_progress.clock import ManualClock
@@ -30,16 +31,16 @@ def at(day: date, hour: int, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
 
 
-async def _in_zone(db: Any, learner: LearnerClient, zone: ZoneInfo) -> None:
+async def _in_zone(db: asyncpg.Connection, learner: LearnerClient, zone: ZoneInfo) -> None:
     await db.execute("UPDATE progress.learners SET timezone = $2 WHERE user_id = $1", learner.user_id, zone.key)
 
 
 async def test_a_freeze_earned_at_a_milestone_keeps_the_streak_over_a_missed_day(
-    new_learner: Any,
+    new_learner: NewLearner,
     content: Content,
     pinned: ManualClock,
-    db: Any,
-    jetstream: Any,  # noqa: F811
+    db: asyncpg.Connection,
+    jetstream: JetStreamContext,  # noqa: F811
 ) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
@@ -74,7 +75,7 @@ async def test_a_freeze_earned_at_a_milestone_keeps_the_streak_over_a_missed_day
 
 
 async def test_flying_east_past_the_date_line_takes_one_freeze_for_the_one_day_lived_and_missed(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
 
 from parla_progress.clock import ManualClock
 
@@ -32,7 +33,7 @@ async def _lose_all_hearts(learner: LearnerClient, content: Content) -> dict[str
 
 
 async def test_out_of_hearts_then_back_one_every_four_hours(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     session = await _lose_all_hearts(learner, content)
@@ -83,7 +84,7 @@ async def test_out_of_hearts_then_back_one_every_four_hours(
 
 
 async def test_practice_is_allowed_without_hearts_and_gives_one_back(
-    new_learner: Any, content: Content, pinned: ManualClock
+    new_learner: NewLearner, content: Content, pinned: ManualClock
 ) -> None:
     learner: LearnerClient = new_learner()
     lesson_session = await _lose_all_hearts(learner, content)
@@ -112,7 +113,7 @@ async def test_practice_is_allowed_without_hearts_and_gives_one_back(
     assert (await learner.me())["hearts"] == 1
 
 
-async def test_practice_needs_enrolment_and_something_to_practise(new_learner: Any, content: Content) -> None:
+async def test_practice_needs_enrolment_and_something_to_practise(new_learner: NewLearner, content: Content) -> None:
     learner: LearnerClient = new_learner()
     not_enrolled = await learner.post("/practice-sessions", {"course_id": str(content.test_id)})
     assert not_enrolled.status_code == 409
@@ -133,7 +134,7 @@ async def _complete_first_lesson(learner: LearnerClient, content: Content) -> di
 
 
 async def test_streak_counts_local_days_and_breaks_after_a_missed_day(
-    new_learner: Any, content: Content, pinned: ManualClock
+    new_learner: NewLearner, content: Content, pinned: ManualClock
 ) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)

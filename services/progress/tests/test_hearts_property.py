@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import httpx
 from conftest import Content, LearnerClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -44,7 +44,7 @@ DRAINED = [*[("wrong", timedelta(minutes=1))] * 6, ("read", FOUR_HOURS - timedel
 @example(operations=DRAINED)
 async def test_hearts_read_through_the_api_follow_the_lazy_rule(
     operations: list[tuple[str, timedelta]],
-    client: Any,
+    client: httpx.AsyncClient,
     make_token: TokenFactory,
     content: Content,
     clock: ManualClock,

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import nats
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
 
 from parla_progress.clock import ManualClock
 from parla_shared.events.bus import ensure_streams
@@ -32,9 +33,12 @@ PROGRESS_TABLES = (
     "lesson_session_answers",
 )
 
+# Publishes an identity event (its type and data) as identity would.
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
 
 @pytest.fixture
-async def publish(test_env: TestEnvironment, client: Any) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+async def publish(test_env: TestEnvironment, client: httpx.AsyncClient) -> AsyncIterator[Publish]:
     del client  # the service is up
     connection = await nats.connect(test_env.nats_url)
     js = connection.jetstream()
@@ -56,7 +60,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
     pytest.fail("the event was not applied")
 
 
-async def test_registration_and_updates_set_timezone_and_goal(new_learner: Any, publish: Any) -> None:
+async def test_registration_and_updates_set_timezone_and_goal(new_learner: NewLearner, publish: Publish) -> None:
     learner: LearnerClient = new_learner()
     user_id = str(learner.user_id)
     await publish(
@@ -92,7 +96,7 @@ async def test_registration_and_updates_set_timezone_and_goal(new_learner: Any, 
     await _eventually(updated)
 
 
-async def test_an_update_before_any_request_creates_the_learner(new_learner: Any, publish: Any) -> None:
+async def test_an_update_before_any_request_creates_the_learner(new_learner: NewLearner, publish: Publish) -> None:
     learner: LearnerClient = new_learner()
     await publish(
         "parla.identity.user.updated",
@@ -106,7 +110,7 @@ async def test_an_update_before_any_request_creates_the_learner(new_learner: Any
 
 
 async def test_a_deleted_user_loses_every_progress_row(
-    new_learner: Any, content: Content, publish: Any, db: Any
+    new_learner: NewLearner, content: Content, publish: Publish, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     bystander: LearnerClient = new_learner()
@@ -156,7 +160,7 @@ async def test_a_deleted_user_loses_every_progress_row(
 
 
 async def test_a_timezone_change_neither_breaks_nor_doubles_the_streak(
-    new_learner: Any, content: Content, publish: Any, clock: ManualClock
+    new_learner: NewLearner, content: Content, publish: Publish, clock: ManualClock
 ) -> None:
     learner: LearnerClient = new_learner()
 
@@ -192,7 +196,7 @@ async def test_a_timezone_change_neither_breaks_nor_doubles_the_streak(
 
 
 async def test_a_first_request_racing_the_deletion_leaves_nothing_behind(
-    new_learner: Any, content: Content, publish: Any, db: Any, test_env: TestEnvironment
+    new_learner: NewLearner, content: Content, publish: Publish, db: asyncpg.Connection, test_env: TestEnvironment
 ) -> None:
     """The learner's very first request creates their row while identity's user.deleted is being handled:
     whichever transaction commits first, nothing of the user is left once the erasure is done (FR-5)."""
@@ -243,7 +247,7 @@ async def test_a_first_request_racing_the_deletion_leaves_nothing_behind(
 
 
 async def test_a_first_request_behind_a_running_deletion_is_refused(
-    new_learner: Any, content: Content, publish: Any, db: Any, test_env: TestEnvironment
+    new_learner: NewLearner, content: Content, publish: Publish, db: asyncpg.Connection, test_env: TestEnvironment
 ) -> None:
     """The other order: the erasure has begun (its learner row is not committed yet) when the learner's first
     request comes; the request waits for it and then finds the account deleted, leaving nothing (FR-5)."""

@@ -9,10 +9,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+import asyncpg
+import httpx
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parla_progress.clock import ManualClock
@@ -43,7 +44,7 @@ OUTBOX = Outbox(MessagingTables("progress"), producer="progress")
 
 
 async def test_the_weeks_xp_shows_on_the_cohorts_leaderboard(
-    new_learner: Any, content: Content, pinned: ManualClock
+    new_learner: NewLearner, content: Content, pinned: ManualClock
 ) -> None:
     pinned.set(datetime(2033, 3, 9, 12, 0, tzinfo=UTC))  # a Wednesday; a week no other test uses
     first: LearnerClient = new_learner()
@@ -78,13 +79,13 @@ async def test_the_weeks_xp_shows_on_the_cohorts_leaderboard(
     ]
 
 
-async def test_the_leaderboard_needs_a_learner(client: Any) -> None:
+async def test_the_leaderboard_needs_a_learner(client: httpx.AsyncClient) -> None:
     response = await client.get("/leagues/current")
     assert response.status_code == 401
 
 
 async def test_a_weeks_end_is_done_once_by_racing_replicas(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any, replicas: list[AsyncEngine]
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection, replicas: list[AsyncEngine]
 ) -> None:
     """Ten learners of one cohort in a past week; three replicas close it at once: one result each, one event each,
     the top seven a tier up (with a streak freeze), the bottom three of ten (ranks past 10 - 5) a tier down."""
@@ -142,12 +143,12 @@ async def test_a_weeks_end_is_done_once_by_racing_replicas(
     assert await close_ended_weeks(replicas[0], OUTBOX, now + timedelta(days=1)) == []
 
 
-async def _learner_at_tier(learner: LearnerClient, content: Content, db: Any, tier: int) -> None:
+async def _learner_at_tier(learner: LearnerClient, content: Content, db: asyncpg.Connection, tier: int) -> None:
     await learner.enrol(content.test_id)
     await db.execute("UPDATE progress.learners SET league_tier = $2 WHERE user_id = $1", learner.user_id, tier)
 
 
-async def _past_cohort(db: Any, week: date, tier: int, users: list[uuid.UUID]) -> None:
+async def _past_cohort(db: asyncpg.Connection, week: date, tier: int, users: list[uuid.UUID]) -> None:
     """A week's cohort at ``tier``, most XP first in the order given, written at once (a replica's week-end job
     must not find half of it)."""
     cohort = uuid.uuid4()
@@ -175,7 +176,7 @@ def _cohort_id(week: date, tier: int, number: int) -> uuid.UUID:
     return uuid.UUID(hashlib.md5(f"{week.isoformat()}/{tier}/{(number - 1) // 30}".encode()).hexdigest())  # noqa: S324
 
 
-async def _result_events(db: Any, users: list[uuid.UUID]) -> list[Any]:
+async def _result_events(db: asyncpg.Connection, users: list[uuid.UUID]) -> list[asyncpg.Record]:
     return list(
         await db.fetch(
             "SELECT payload FROM progress.outbox WHERE subject = 'parla.progress.league.result' "
@@ -186,7 +187,7 @@ async def _result_events(db: Any, users: list[uuid.UUID]) -> list[Any]:
 
 
 async def test_a_learner_who_joined_before_last_weeks_end_moves_to_their_new_tiers_cohort(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any, replicas: list[AsyncEngine]
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection, replicas: list[AsyncEngine]
 ) -> None:
     """Two gold learners earn their first XP of a week before the week before has been closed: they join gold's
     cohort. Closing last week promotes one and demotes the other; each is then in the cohort of their new tier,
@@ -226,7 +227,7 @@ async def test_a_learner_who_joined_before_last_weeks_end_moves_to_their_new_tie
 
 
 async def test_racing_week_ends_move_learners_completing_lessons_meanwhile(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any, replicas: list[AsyncEngine]
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection, replicas: list[AsyncEngine]
 ) -> None:
     """A ruby cohort of twelve; six earn this week's first XP before last week is closed, the other six while
     three replicas close it. Each ends in the cohort of their new tier (ranks 1-7 emerald, 8-12 sapphire), joined
@@ -271,7 +272,7 @@ async def test_racing_week_ends_move_learners_completing_lessons_meanwhile(
 
 
 async def test_the_week_end_closes_each_ended_week_not_closed_yet_oldest_first(
-    db: Any, replicas: list[AsyncEngine]
+    db: asyncpg.Connection, replicas: list[AsyncEngine]
 ) -> None:
     """Members in five weeks of six (none in the third): of those before the current week, the one already closed
     stays as it was and the others close, oldest first, past the week without members; the current week and the

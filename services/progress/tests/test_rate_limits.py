@@ -7,12 +7,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from conftest import Content, LearnerClient, ThreadedServer
+from conftest import Content, LearnerClient, NewLearner, ThreadedServer
 
 from parla_progress.app import create_app
 from parla_progress.clock import ManualClock
@@ -43,7 +42,7 @@ def limited_url(settings: ProgressSettings, limited_clock: ManualClock) -> Itera
 
 
 @pytest.fixture
-async def limited_learner(limited_url: str, make_token: TokenFactory, content: Content) -> AsyncIterator[Any]:
+async def limited_learner(limited_url: str, make_token: TokenFactory, content: Content) -> AsyncIterator[NewLearner]:
     async with httpx.AsyncClient(base_url=limited_url, timeout=30) as http:
 
         def make() -> LearnerClient:
@@ -70,7 +69,7 @@ async def _first_lesson(learner: LearnerClient, content: Content) -> str:
 
 
 async def test_answers_are_limited_per_account_until_the_oldest_leaves_the_window(
-    limited_learner: Any, content: Content, limited_clock: ManualClock
+    limited_learner: NewLearner, content: Content, limited_clock: ManualClock
 ) -> None:
     learner: LearnerClient = limited_learner()
     session = await learner.start(await _first_lesson(learner, content))
@@ -91,7 +90,7 @@ async def test_answers_are_limited_per_account_until_the_oldest_leaves_the_windo
 
 
 async def test_session_starts_are_limited_per_account(
-    limited_learner: Any, content: Content, limited_clock: ManualClock
+    limited_learner: NewLearner, content: Content, limited_clock: ManualClock
 ) -> None:
     learner: LearnerClient = limited_learner()
     lesson_id = await _first_lesson(learner, content)
@@ -107,7 +106,7 @@ async def test_session_starts_are_limited_per_account(
 
 
 async def test_answers_and_session_starts_are_limited_per_client_address(
-    limited_learner: Any, content: Content
+    limited_learner: NewLearner, content: Content
 ) -> None:
     address = {"X-Forwarded-For": "192.0.2.77"}
     learners = [limited_learner() for _ in range(3)]
@@ -133,7 +132,7 @@ async def test_answers_and_session_starts_are_limited_per_client_address(
 
 
 async def test_only_the_days_first_practices_give_a_heart_and_xp(
-    limited_learner: Any, content: Content, limited_clock: ManualClock
+    limited_learner: NewLearner, content: Content, limited_clock: ManualClock
 ) -> None:
     learner: LearnerClient = limited_learner()
     limited_clock.advance(timedelta(days=1))

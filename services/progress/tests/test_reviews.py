@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+import httpx
 import pytest
-from conftest import Content, LearnerClient
+from conftest import Content, LearnerClient, NewLearner
 from fsrs import Card, State
 
 from parla_progress.clock import ManualClock
@@ -27,12 +28,12 @@ def pinned(clock: ManualClock) -> Iterator[ManualClock]:
     clock.release()
 
 
-async def _memory(db: Any, learner: LearnerClient) -> dict[str, Any]:
+async def _memory(db: asyncpg.Connection, learner: LearnerClient) -> dict[str, asyncpg.Record]:
     rows = await db.fetch("SELECT * FROM progress.exercise_memory WHERE user_id = $1", learner.user_id)
     return {str(row["exercise_id"]): row for row in rows}
 
 
-def _recall(row: Any, now: datetime) -> float:
+def _recall(row: asyncpg.Record, now: datetime) -> float:
     card = Card(
         card_id=0,
         state=State(row["state"]),
@@ -50,7 +51,7 @@ async def _lessons(learner: LearnerClient, content: Content) -> list[str]:
 
 
 async def test_every_answer_moves_the_exercises_memory_state(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
@@ -83,7 +84,7 @@ async def test_every_answer_moves_the_exercises_memory_state(
 
 
 async def test_practice_takes_the_most_due_exercises_of_completed_lessons(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     await learner.enrol(content.test_id)
@@ -122,7 +123,7 @@ async def test_practice_takes_the_most_due_exercises_of_completed_lessons(
 
 
 async def test_the_review_forecast_counts_due_exercises_per_local_day(
-    new_learner: Any, content: Content, pinned: ManualClock, db: Any
+    new_learner: NewLearner, content: Content, pinned: ManualClock, db: asyncpg.Connection
 ) -> None:
     learner: LearnerClient = new_learner()
     empty = await learner.get("/me/review-forecast")
@@ -156,7 +157,7 @@ async def test_the_review_forecast_counts_due_exercises_per_local_day(
     assert sum(got.values()) == 2  # both exercises fall due within the fortnight
 
 
-async def test_the_forecast_needs_a_learner(client: Any) -> None:
+async def test_the_forecast_needs_a_learner(client: httpx.AsyncClient) -> None:
     response = await client.get("/me/review-forecast")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from parla_progress.use_cases.views import TODAY
@@ -16,7 +16,7 @@ from parla_testing import TestEnvironment
 
 
 @pytest.fixture
-async def as_service(test_env: TestEnvironment, client: Any) -> AsyncIterator[asyncpg.Connection]:
+async def as_service(test_env: TestEnvironment, client: httpx.AsyncClient) -> AsyncIterator[asyncpg.Connection]:
     """The progress service's own login role (no superuser, so row-level security applies)."""
     del client  # migrations ran; the service is up
     connection = await asyncpg.connect(test_env.service_dsn("progress"))
@@ -27,7 +27,7 @@ async def as_service(test_env: TestEnvironment, client: Any) -> AsyncIterator[as
 
 
 @pytest.fixture
-async def as_system(test_env: TestEnvironment, client: Any) -> AsyncIterator[asyncpg.Connection]:
+async def as_system(test_env: TestEnvironment, client: httpx.AsyncClient) -> AsyncIterator[asyncpg.Connection]:
     """The same role on a named system path (as a consumer runs): every learner's rows."""
     del client
     connection = await asyncpg.connect(
@@ -147,7 +147,7 @@ async def test_the_prds_indexes_exist(as_service: asyncpg.Connection) -> None:
 
 
 async def test_todays_xp_is_found_by_the_learners_key_while_statistics_predate_today(
-    test_env: TestEnvironment, client: Any
+    test_env: TestEnvironment, client: httpx.AsyncClient
 ) -> None:
     """Statistics gathered before today's rows estimate "date = today" at one row. An index on ``date`` alone then
     looked like the cheapest way to `/me`'s and every completion's row and filtered every learner's row of today
