@@ -98,9 +98,12 @@ TABLES = (
 
 
 def german_course() -> dict[str, Any]:
+    """A small course document under a key of its own each call, so that no test imports into another's course.
+    Only one course may teach a language pair: a test whose import succeeds gives its course a pair that no other
+    test's course teaches."""
     return {
         "format": "parla-course/1",
-        "key": "de-from-en",
+        "key": f"german-{uuid4().hex[:12]}",
         "from_language": "en",
         "to_language": "de",
         "name": "German for English speakers",

@@ -242,12 +242,15 @@ async def test_values_that_do_not_fit_their_columns_are_422_problems(
 async def test_an_audio_file_path_with_a_nul_character_is_a_400(
     client: Client, admin_headers: dict[str, str], db: asyncpg.Connection, shipped_course: ImportResult
 ) -> None:
-    exercise_id = await db.fetchval("SELECT id FROM exercises LIMIT 1")
+    exercise_id = await db.fetchval("SELECT id FROM exercises WHERE course_id = $1 LIMIT 1", shipped_course.course_id)
     body = {"exercise_id": str(exercise_id), "file_path": "audio/\u0000x.mp3", "file_format": "mp3"}
     created = await client.post("/admin/audio-files", headers=admin_headers, json=body)
     assert created.status_code == 400, created.text
     assert created.headers["content-type"].startswith("application/problem+json")
-    audio_id = await db.fetchval("SELECT id FROM audio_files LIMIT 1")
+    audio_id = await db.fetchval(
+        "SELECT a.id FROM audio_files a JOIN exercises e ON e.id = a.exercise_id WHERE e.course_id = $1 LIMIT 1",
+        shipped_course.course_id,
+    )
     changed = await client.patch(f"/admin/audio-files/{audio_id}", headers=admin_headers, json={"file_path": "\u0000"})
     assert changed.status_code == 400, changed.text
 

@@ -144,7 +144,9 @@ async def test_deleting_a_course_cascades_to_its_content(db: asyncpg.Connection,
             )
         assert (
             await db.fetchval(
-                "SELECT count(*) FROM lessons l JOIN units u ON u.id = l.unit_id WHERE u.key = 'greetings'"
+                "SELECT count(*) FROM lessons l JOIN units u ON u.id = l.unit_id JOIN sections s ON s.id = u.section_id"
+                " WHERE s.course_id = $1",
+                shipped_course.course_id,
             )
             == 0
         )

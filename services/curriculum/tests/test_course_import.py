@@ -72,7 +72,9 @@ async def test_edited_course_reimports_in_place(
     lessons_before = {
         row["key"]: row["id"]
         for row in await db.fetch(
-            "SELECT l.key, l.id FROM lessons l JOIN units u ON u.id = l.unit_id WHERE u.key = 'basics'"
+            "SELECT l.key, l.id FROM lessons l JOIN units u ON u.id = l.unit_id JOIN sections s ON s.id = u.section_id"
+            " WHERE s.course_id = $1 AND u.key = 'basics'",
+            UUID(course_id),
         )
     }
     seen_events = len(await events(db))

@@ -20,7 +20,6 @@ from parla_curriculum.use_cases.course_import import ImportResult
 
 async def test_prerequisite_cycle_is_rejected_naming_the_lessons(client: Client, admin_headers: dict[str, str]) -> None:
     document = german_course()
-    document["key"] = "it-from-en"
     document["to_language"] = "it"
     lessons = document["sections"][0]["units"][0]["lessons"]
     lessons[0]["prerequisites"] = ["basics-2"]
@@ -35,14 +34,13 @@ async def test_prerequisite_cycle_is_rejected_naming_the_lessons(client: Client,
             "message": "prerequisite cycle between lessons: basics-1 → basics-2 → basics-1",
         }
     ]
-    assert (await client.get("/courses", params={"from": "en", "to": "it"})).json() == []
+    assert document["key"] not in {course["key"] for course in (await client.get("/courses")).json()}
 
 
 async def test_invalid_document_lists_every_problem_with_its_path(
     client: Client, admin_headers: dict[str, str]
 ) -> None:
     document = german_course()
-    document["key"] = "pt-from-en"
     document["to_language"] = "pt"
     unit = document["sections"][0]["units"][0]
     unit["colour"] = "red"
@@ -85,7 +83,6 @@ async def test_audio_that_is_not_its_declared_format_is_rejected(
     shutil.copyfile(source / "greetings-1-listen-hola-high.ogg", tmp_path / "audio/fake-low.mp3")
     shutil.copyfile(source / "greetings-1-listen-hola-high.ogg", tmp_path / "audio/fake-high.ogg")
     document = german_course()
-    document["key"] = "fr-from-en"
     document["to_language"] = "fr"
     document["sections"][0]["units"][0]["lessons"][0]["exercises"].append(
         {
@@ -118,7 +115,7 @@ async def test_values_too_long_for_their_columns_are_rejected_naming_the_path(
     client: Client, admin_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     document = german_course()
-    document["key"] = "pt-from-en-" + "x" * 100
+    document["key"] += "-" + "x" * 100
     document["to_language"] = "pt"
     unit = document["sections"][0]["units"][0]
     unit["name"] = "N" * 256
@@ -139,7 +136,6 @@ async def test_moving_a_course_to_a_language_pair_another_course_teaches_is_reje
     client: Client, admin_headers: dict[str, str], shipped_course: ImportResult
 ) -> None:
     document = german_course()
-    document["key"] = "it-from-fr"
     document["from_language"] = "fr"
     document["to_language"] = "it"
     created = await import_document(client, admin_headers, document)

@@ -64,7 +64,6 @@ async def test_metadata_with_yaml_dates_reimports_unchanged(
     client: Client, admin_headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     document = german_course()
-    document["key"] = "pt-from-en"
     document["to_language"] = "pt"
     # YAML reads an unquoted date as a date; the JSONB column stores it as a string.
     metadata = document["sections"][0]["units"][0]["lessons"][0]["exercises"][0]["metadata"]
