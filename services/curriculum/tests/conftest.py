@@ -7,7 +7,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from parla_curriculum.app import create_app
@@ -19,6 +21,7 @@ from parla_testing import ServiceSettingsFactory, SigningKey, app_client, bearer
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 SHIPPED_COURSE = CHECKOUT / "content" / "courses" / "es-from-en" / "course.yaml"
+Client = AsyncTestClient[Litestar]
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,7 @@ def settings(service_settings: ServiceSettingsFactory) -> CurriculumSettings:
 
 
 @pytest.fixture(scope="session")
-async def client(settings: CurriculumSettings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: CurriculumSettings) -> AsyncIterator[Client]:
     async with app_client(create_app(settings)) as test_client:
         yield test_client
 
@@ -83,7 +86,6 @@ async def exercise_ids(db: asyncpg.Connection, shipped_course: ImportResult) -> 
 
 
 # What the course import tests share: a small course document and what the import leaves in the database.
-Client = AsyncTestClient  # type: ignore[type-arg]
 TABLES = (
     "courses",
     "sections",
@@ -174,7 +176,7 @@ def german_course() -> dict[str, Any]:
     }
 
 
-async def import_document(client: Client, headers: dict[str, str], document: dict[str, Any]) -> Any:
+async def import_document(client: Client, headers: dict[str, str], document: dict[str, Any]) -> httpx.Response:
     return await client.post(
         "/admin/courses/import", content=json.dumps(document), headers={**headers, "Content-Type": "application/json"}
     )

@@ -8,12 +8,10 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
-from litestar.testing import AsyncTestClient
+from conftest import Client
 
 from parla_curriculum.settings import CurriculumSettings
 from parla_curriculum.use_cases.course_import import ImportResult
-
-Client = AsyncTestClient  # type: ignore[type-arg]
 
 
 class Admin:
@@ -24,12 +22,14 @@ class Admin:
     async def create(self, path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
         response = await self.client.post(f"/admin/{path}", json=body, headers=self.headers)
         assert response.status_code == status, response.text
-        return response.json()  # type: ignore[no-any-return]
+        created: dict[str, Any] = response.json()
+        return created
 
     async def update(self, path: str, row_id: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
         response = await self.client.patch(f"/admin/{path}/{row_id}", json=body, headers=self.headers)
         assert response.status_code == status, response.text
-        return response.json()  # type: ignore[no-any-return]
+        updated: dict[str, Any] = response.json()
+        return updated
 
     async def delete(self, path: str, row_id: str, status: int = 204) -> None:
         response = await self.client.delete(f"/admin/{path}/{row_id}", headers=self.headers)
@@ -41,7 +41,8 @@ async def last_event(db: asyncpg.Connection, event_type: str) -> dict[str, Any]:
         "SELECT payload FROM outbox WHERE subject = $1 ORDER BY created_at DESC LIMIT 1", event_type
     )
     assert payload is not None, f"no {event_type} event"
-    return json.loads(payload)["data"]  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(payload)["data"]
+    return data
 
 
 async def test_every_entity_is_created_updated_and_deleted_with_events(

@@ -14,7 +14,7 @@ from uuid import UUID
 import boto3
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
+from conftest import Client
 from moto.server import ThreadedMotoServer
 
 from parla_curriculum.cli import import_course_file
@@ -85,9 +85,9 @@ def s3_settings(
 
 @pytest.fixture
 def s3_client_app(
-    client: AsyncTestClient,
-    s3_settings: CurriculumSettings,  # type: ignore[type-arg]
-) -> Iterator[AsyncTestClient]:  # type: ignore[type-arg]
+    client: Client,
+    s3_settings: CurriculumSettings,
+) -> Iterator[Client]:
     """The service with its media in the bucket (the backend is part of the app's state)."""
     state = client.app.state
     local = state.media
@@ -115,8 +115,8 @@ def test_production_refuses_a_placeholder_s3_secret() -> None:
 
 async def test_import_uploads_audio_and_payloads_point_at_the_bucket(
     s3_settings: CurriculumSettings,
-    s3_client_app: AsyncTestClient,
-    shipped_course: ImportResult,  # type: ignore[type-arg]
+    s3_client_app: Client,
+    shipped_course: ImportResult,
     exercise_ids: dict[str, UUID],
     s3_endpoint: str,
 ) -> None:
@@ -146,8 +146,8 @@ async def test_import_uploads_audio_and_payloads_point_at_the_bucket(
 
 async def test_admin_audio_file_metadata_is_read_from_the_bucket(
     *,
-    s3_client_app: AsyncTestClient,
-    shipped_course: ImportResult,  # type: ignore[type-arg]
+    s3_client_app: Client,
+    shipped_course: ImportResult,
     exercise_ids: dict[str, UUID],
     admin_headers: dict[str, str],
     s3_endpoint: str,

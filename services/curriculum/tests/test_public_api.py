@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import yaml
-from litestar.testing import AsyncTestClient
+from conftest import Client
 
 from parla_curriculum.settings import CurriculumSettings
 from parla_curriculum.use_cases.course_import import ImportResult
@@ -19,7 +19,6 @@ SHIPPED_COURSE = CurriculumSettings.from_env({"PARLA_DATABASE_URL": "postgresql:
     "courses/es-from-en/course.yaml"
 )
 
-Client = AsyncTestClient  # type: ignore[type-arg]
 DOCUMENT: dict[str, Any] = yaml.safe_load(SHIPPED_COURSE.read_text(encoding="utf-8"))
 
 
@@ -30,7 +29,8 @@ def document_lessons() -> list[dict[str, Any]]:
 async def course_tree(client: Client, shipped_course: ImportResult) -> dict[str, Any]:
     response = await client.get(f"/courses/{shipped_course.course_id}")
     assert response.status_code == 200
-    return response.json()  # type: ignore[no-any-return]
+    tree: dict[str, Any] = response.json()
+    return tree
 
 
 def tree_lessons(tree: dict[str, Any]) -> list[dict[str, Any]]:
@@ -203,7 +203,8 @@ async def test_audio_rejects_bad_parameters_and_exercises_without_audio(
 async def check(client: Client, headers: dict[str, str], exercise_id: UUID, answer: str) -> dict[str, Any]:
     response = await client.post(f"/internal/exercises/{exercise_id}/check", json={"answer": answer}, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    result: dict[str, Any] = response.json()
+    return result
 
 
 async def test_check_grades_translations(

@@ -6,17 +6,17 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
 import mutagen
-from litestar.testing import AsyncTestClient
+from conftest import Client
 
 from parla_curriculum.use_cases.course_import import ImportResult
 
-Client = AsyncTestClient  # type: ignore[type-arg]
 ANSWER_FIELDS = {
     "correct_answer",
     "alternative_answers",
@@ -34,7 +34,7 @@ def fold(text: str) -> str:
     )
 
 
-def pairs(value: Any) -> Any:
+def pairs(value: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict):
         for key, item in value.items():
             yield key, item
