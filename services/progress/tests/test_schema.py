@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -179,6 +180,57 @@ async def test_todays_xp_is_found_by_the_learners_key_while_statistics_predate_t
     top = json.loads(plan)[0]["Plan"]
     assert top["Actual Rows"] == 1
     assert top.get("Rows Removed by Filter", 0) == 0, top
+
+
+async def test_an_answers_earlier_attempts_are_counted_from_the_index_alone(
+    test_env: TestEnvironment, client: httpx.AsyncClient
+) -> None:
+    """The re-check counts earlier attempts at an exercise in the session by both keys in the index, instead of
+    reading every answer of the session to filter by exercise (migration 0009)."""
+    del client  # migrations ran
+    connection = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        async with connection.transaction():
+            # an empty test table would be read whole: make the planner show which index it would use
+            await connection.execute("SET LOCAL enable_seqscan = off")
+            await connection.execute("SET LOCAL enable_bitmapscan = off")
+            plan = await connection.fetchval(
+                "EXPLAIN (FORMAT JSON) SELECT count(*) FROM progress.user_exercise_interactions "
+                "WHERE session_id = $1 AND exercise_id = $2",
+                uuid.uuid4(),
+                uuid.uuid4(),
+            )
+    finally:
+        await connection.close()
+    scan = json.loads(plan)[0]["Plan"]["Plans"][0]
+    assert scan["Index Name"] == "idx_user_exercise_interactions_session_id"
+    assert "Filter" not in scan, scan
+
+
+async def test_a_learners_rows_get_time_ordered_ids(test_env: TestEnvironment, client: httpx.AsyncClient) -> None:
+    """Version 7 ids by default, so inserts land at the primary keys' growing edge (migration 0010); only the
+    seeded achievements catalogue keeps random ones."""
+    del client  # migrations ran
+    connection = await asyncpg.connect(test_env.admin_dsn)
+    try:
+        random_by_default = {
+            row["table_name"]
+            for row in await connection.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'progress' "
+                "AND column_name = 'id' AND column_default LIKE 'gen_random_uuid%'"
+            )
+        }
+        before = time.time()
+        made = [await connection.fetchval("SELECT progress.uuid7()") for _ in range(3)]
+        after = time.time()
+    finally:
+        await connection.close()
+    assert random_by_default == {"achievements"}
+    assert {made_id.version for made_id in made} == {7}
+    assert {made_id.variant for made_id in made} == {uuid.RFC_4122}
+    assert len(set(made)) == 3
+    for made_id in made:
+        assert int(before * 1000) <= made_id.int >> 80 <= int(after * 1000) + 1
 
 
 async def test_row_level_security_shows_a_learner_only_their_rows_and_fails_closed(
