@@ -27,8 +27,8 @@ restore: install
 
 # Each test suite imports helpers from its own conftest.py as `conftest`: one mypy run per suite, with the suite on
 # MYPYPATH so that name means that suite's conftest (docs/decisions.md, "Testing").
-TYPED_TESTS := shared/tests tools/devstack/tests services/identity/tests services/progress/tests \
-	services/analytics/tests
+TYPED_TESTS := shared/tests tools/devstack/tests services/identity/tests services/curriculum/tests \
+	services/progress/tests services/analytics/tests
 
 lint: install
 	@$(RUN) ruff check .
