@@ -5,7 +5,8 @@ and of analytics' reports on a random pool of learners with history, each run in
 Given more data sets (``--compare-with``), every statement is timed on each in turn: one run on each per round, in
 a random order, so whatever else the machine does at a moment falls on all alike and the ratio of their
 percentiles to the first's is the data's doing, not the machine's. The first data set named again gives the
-method's own noise: how far apart two equal data sets come out.
+method's own noise: how far apart two equal data sets come out. ``--hot`` times each run after an untimed one with
+the same values: the statement's own work with its pages in shared buffers, without where they came from.
 """
 
 from __future__ import annotations
@@ -49,18 +50,27 @@ class DataSet:
         acting = learner.user_id if timed.connection == "progress" else None
         return self.connections[timed.connection], timed.values(learner), acting
 
-    def runs(self) -> dict[str, Run]:
-        """Each statement and report by name, as one timed run on a random learner."""
+    def runs(self, *, hot: bool) -> dict[str, Run]:
+        """Each statement and report by name, as one timed run on a random learner; ``hot``: after an untimed run
+        with the same values, so that the timed one finds its pages in shared buffers."""
+        repeats = 2 if hot else 1
 
         def statement_run(timed: Timed) -> Run:
-            return lambda: _timed(*self.learner_run(timed), query=timed.query)
+            async def run() -> float:
+                connection, values, acting = self.learner_run(timed)
+                for _ in range(repeats):
+                    elapsed = await _timed(connection, values, acting, query=timed.query)
+                return elapsed
+
+            return run
 
         def report_run(report: Callable[[], Awaitable[object]]) -> Run:
             async def run() -> float:
-                start = time.perf_counter()
-                await report()
-                elapsed = (time.perf_counter() - start) * 1000
-                await self.session.rollback()
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    await report()
+                    elapsed = (time.perf_counter() - start) * 1000
+                    await self.session.rollback()
                 return elapsed
 
             return run
@@ -117,8 +127,10 @@ async def _open(args: argparse.Namespace, dsn: str, stack: AsyncExitStack) -> Da
     stack.push_async_callback(engine.dispose)
     session = await stack.enter_async_context(AsyncSession(engine))
     course_id, first_lesson = pool[0].course_id, lesson_ids[0]
+    # a learner with the typical number of activity rows, so that each data set's page is as long
     analytics_user = await admin.fetchval(
-        "SELECT user_id FROM analytics.user_activity_log ORDER BY created_at DESC LIMIT 1"
+        "SELECT user_id FROM analytics.user_activity_log GROUP BY user_id HAVING count(*) = $1 LIMIT 1",
+        args.events_per_learner,
     )
     today = datetime.now(UTC).date()
     since = today - timedelta(days=args.days)
@@ -154,7 +166,7 @@ async def measure(args: argparse.Namespace, dsns: list[str]) -> None:
     """Times every statement on each data set, alternating run by run between them, and prints the table."""
     async with AsyncExitStack() as stack:
         data_sets = [await _open(args, dsn, stack) for dsn in dsns]
-        runs = [data_set.runs() for data_set in data_sets]
+        runs = [data_set.runs(hot=args.hot) for data_set in data_sets]
         samples: dict[str, list[list[float]]] = {name: [[] for _ in data_sets] for name in runs[0]}
         for name, per_set in samples.items():
             for _ in range(args.warmup):
@@ -172,9 +184,10 @@ async def measure(args: argparse.Namespace, dsns: list[str]) -> None:
         print()
         for data_set in data_sets:
             print(await _describe(data_set))
+    hot = "; each timed run after an untimed one with its values" if args.hot else ""
     print(
         f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {args.samples} samples per statement "
-        f"and data set after {args.warmup} untimed"
+        f"and data set after {args.warmup} untimed{hot}"
     )
     names = [f"{data_set.database} ({number})" for number, data_set in enumerate(data_sets, start=1)]
     columns = [f"{name} p50 / p95 ms" for name in names] + [f"p95 {name} / (1)" for name in names[1:]]

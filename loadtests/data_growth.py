@@ -94,6 +94,9 @@ def main() -> None:
         "may be repeated, and may name --database itself",
     )
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs per statement and data set first")
+    parser.add_argument(
+        "--hot", action="store_true", help="time each run after an untimed one with the same values (pages in memory)"
+    )
     parser.add_argument("--accounts", type=Path, default=Path("/tmp/parla-growth-accounts.json"))  # noqa: S108
     args = parser.parse_args()
     if args.compare_with and not args.measure_only:
