@@ -4,6 +4,7 @@ the acting user in every transaction, row-level security and per-service roles."
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -200,6 +201,21 @@ async def test_a_database_that_cannot_be_reached_is_a_503_not_a_500(
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["retry-after"] == "1"
+
+
+async def test_what_the_app_starts_with_is_kept_out_of_full_collections(
+    test_env: TestEnvironment, jwks_server: JwksServer, tmp_path: Path
+) -> None:
+    """The objects a started service holds for its lifetime are frozen, so a full collection does not scan them."""
+    settings = test_env.settings(
+        AnalyticsProbeSettings, tmp_path, jwks_url=jwks_server.url, identity_url=jwks_server.base_url
+    )
+    gc.unfreeze()  # whatever another test's app froze
+    app = build_service_app(ServiceDefinition(settings=settings, description="probe", route_handlers=[ProbeController]))
+    assert gc.get_freeze_count() == 0
+    async with AsyncTestClient(app=app):
+        frozen = gc.get_freeze_count()
+    assert frozen > 0
 
 
 async def test_a_server_shutdown_seen_on_the_driver_is_a_503_not_a_500(
