@@ -28,7 +28,7 @@ restore: install
 # Each test suite imports helpers from its own conftest.py as `conftest`: one mypy run per suite, with the suite on
 # MYPYPATH so that name means that suite's conftest (docs/decisions.md, "Testing").
 TYPED_TESTS := shared/tests tools/devstack/tests services/identity/tests services/curriculum/tests \
-	services/progress/tests services/analytics/tests
+	services/progress/tests services/analytics/tests deploy/tests tests/e2e tests/faults tests/browser
 
 lint: install
 	@$(RUN) ruff check .

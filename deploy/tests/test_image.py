@@ -17,15 +17,17 @@ def test_dockerfile_is_multi_stage_and_installs_from_the_lock_without_devstack()
     assert sum(keyword == "FROM" for keyword, _ in instructions) >= 2
     syncs = [args for keyword, args in instructions if keyword == "RUN" and "uv sync" in args]
     assert syncs
-    members = {
-        re.search(r'^name = "([^"]+)"', path.read_text(), re.MULTILINE).group(1)  # type: ignore[union-attr]
-        for path in ROOT.glob("services/*/pyproject.toml")
-    }
-    arg_defaults = dict(
-        re.match(r'(\w+)="?([^"]*)"?', args).groups()  # type: ignore[union-attr]
-        for keyword, args in instructions
-        if keyword == "ARG" and "=" in args
-    )
+    members = set()
+    for path in ROOT.glob("services/*/pyproject.toml"):
+        name = re.search(r'^name = "([^"]+)"', path.read_text(), re.MULTILINE)
+        assert name, f"{path} names no package"
+        members.add(name.group(1))
+    arg_defaults: dict[str, str] = {}
+    for keyword, args in instructions:
+        if keyword == "ARG" and "=" in args:
+            default = re.match(r'(\w+)="?([^"]*)"?', args)
+            assert default, args
+            arg_defaults[default.group(1)] = default.group(2)
     for command in syncs:
         expanded = re.sub(r"\$\{(\w+)\}", lambda m: arg_defaults.get(m.group(1), ""), command)
         assert "--frozen" in expanded or "--locked" in expanded

@@ -55,7 +55,8 @@ def _custom_resource_schema(doc: dict[str, Any]) -> dict[str, Any] | None:
         return None
     path = SCHEMAS / f"{doc['kind'].lower()}-{group.split('.')[0]}-{version}.json"
     assert path.is_file(), f"no vendored schema for {doc['apiVersion']} {doc['kind']} ({path.name})"
-    return _strict(json.loads(path.read_text()))
+    schema: dict[str, Any] = _strict(json.loads(path.read_text()))
+    return schema
 
 
 def validate_manifest(doc: dict[str, Any]) -> None:
