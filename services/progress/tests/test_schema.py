@@ -148,83 +148,69 @@ async def test_the_prds_indexes_exist(as_service: asyncpg.Connection) -> None:
 
 
 async def test_todays_xp_is_found_by_the_learners_key_while_statistics_predate_today(
-    test_env: TestEnvironment, client: httpx.AsyncClient
+    db: asyncpg.Connection, client: httpx.AsyncClient
 ) -> None:
     """Statistics gathered before today's rows estimate "date = today" at one row. An index on ``date`` alone then
     looked like the cheapest way to `/me`'s and every completion's row and filtered every learner's row of today
     (docs/performance.md, "Data growth"); with ``user_id`` in it as well, the lookup goes to the learner's row."""
     del client  # migrations ran
-    connection = await asyncpg.connect(test_env.admin_dsn)
+    transaction = db.transaction()
+    await transaction.start()
     try:
-        transaction = connection.transaction()
-        await transaction.start()
-        try:
-            insert_day = (
-                "INSERT INTO progress.user_daily_xp (user_id, date, xp_earned) "
-                "SELECT gen_random_uuid(), current_date + $1::int, 10 FROM generate_series(1, 3000)"
-            )
-            await connection.execute(insert_day, -1)
-            await connection.execute("ANALYZE progress.user_daily_xp")
-            await connection.execute(insert_day, 0)
-            learner = await connection.fetchval(
-                "SELECT user_id FROM progress.user_daily_xp WHERE date = current_date LIMIT 1"
-            )
-            await connection.execute("SET LOCAL search_path = progress")
-            plan = await connection.fetchval(
-                f"EXPLAIN (ANALYZE, FORMAT JSON) {TODAY}", learner, await connection.fetchval("SELECT current_date")
-            )
-        finally:
-            await transaction.rollback()
+        insert_day = (
+            "INSERT INTO progress.user_daily_xp (user_id, date, xp_earned) "
+            "SELECT gen_random_uuid(), current_date + $1::int, 10 FROM generate_series(1, 3000)"
+        )
+        await db.execute(insert_day, -1)
+        await db.execute("ANALYZE progress.user_daily_xp")
+        await db.execute(insert_day, 0)
+        learner = await db.fetchval("SELECT user_id FROM progress.user_daily_xp WHERE date = current_date LIMIT 1")
+        await db.execute("SET LOCAL search_path = progress")
+        plan = await db.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {TODAY}", learner, await db.fetchval("SELECT current_date")
+        )
     finally:
-        await connection.close()
+        await transaction.rollback()
     top = json.loads(plan)[0]["Plan"]
     assert top["Actual Rows"] == 1
     assert top.get("Rows Removed by Filter", 0) == 0, top
 
 
 async def test_an_answers_earlier_attempts_are_counted_from_the_index_alone(
-    test_env: TestEnvironment, client: httpx.AsyncClient
+    db: asyncpg.Connection, client: httpx.AsyncClient
 ) -> None:
     """The re-check counts earlier attempts at an exercise in the session by both keys in the index, instead of
     reading every answer of the session to filter by exercise (migration 0009)."""
     del client  # migrations ran
-    connection = await asyncpg.connect(test_env.admin_dsn)
-    try:
-        async with connection.transaction():
-            # an empty test table would be read whole: make the planner show which index it would use
-            await connection.execute("SET LOCAL enable_seqscan = off")
-            await connection.execute("SET LOCAL enable_bitmapscan = off")
-            plan = await connection.fetchval(
-                "EXPLAIN (FORMAT JSON) SELECT count(*) FROM progress.user_exercise_interactions "
-                "WHERE session_id = $1 AND exercise_id = $2",
-                uuid.uuid4(),
-                uuid.uuid4(),
-            )
-    finally:
-        await connection.close()
+    async with db.transaction():
+        # an empty test table would be read whole: make the planner show which index it would use
+        await db.execute("SET LOCAL enable_seqscan = off")
+        await db.execute("SET LOCAL enable_bitmapscan = off")
+        plan = await db.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT count(*) FROM progress.user_exercise_interactions "
+            "WHERE session_id = $1 AND exercise_id = $2",
+            uuid.uuid4(),
+            uuid.uuid4(),
+        )
     scan = json.loads(plan)[0]["Plan"]["Plans"][0]
     assert scan["Index Name"] == "idx_user_exercise_interactions_session_id"
     assert "Filter" not in scan, scan
 
 
-async def test_a_learners_rows_get_time_ordered_ids(test_env: TestEnvironment, client: httpx.AsyncClient) -> None:
+async def test_a_learners_rows_get_time_ordered_ids(db: asyncpg.Connection, client: httpx.AsyncClient) -> None:
     """Version 7 ids by default, so inserts land at the primary keys' growing edge (migration 0010); only the
     seeded achievements catalogue keeps random ones."""
     del client  # migrations ran
-    connection = await asyncpg.connect(test_env.admin_dsn)
-    try:
-        random_by_default = {
-            row["table_name"]
-            for row in await connection.fetch(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'progress' "
-                "AND column_name = 'id' AND column_default LIKE 'gen_random_uuid%'"
-            )
-        }
-        before = time.time()
-        made = [await connection.fetchval("SELECT progress.uuid7()") for _ in range(3)]
-        after = time.time()
-    finally:
-        await connection.close()
+    random_by_default = {
+        row["table_name"]
+        for row in await db.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'progress' "
+            "AND column_name = 'id' AND column_default LIKE 'gen_random_uuid%'"
+        )
+    }
+    before = time.time()
+    made = [await db.fetchval("SELECT progress.uuid7()") for _ in range(3)]
+    after = time.time()
     assert random_by_default == {"achievements"}
     assert {made_id.version for made_id in made} == {7}
     assert {made_id.variant for made_id in made} == {uuid.RFC_4122}
