@@ -107,11 +107,12 @@ async def _explain(connection: asyncpg.Connection, values: list[Any], acting: UU
 
 
 async def _open(args: argparse.Namespace, dsn: str, stack: AsyncExitStack) -> DataSet:
+    database = dsn.rsplit("/", 1)[-1]
     admin = await asyncpg.connect(dsn)
     stack.push_async_callback(admin.close)
     await admin.execute(GROWTH_TABLES)
     with_history = [row["user_id"] for row in await admin.fetch("SELECT user_id FROM progress.user_courses")]
-    print(f"{dsn.rsplit('/', 1)[-1]}: {len(with_history)} learners with history", flush=True)
+    print(f"{database}: {len(with_history)} learners with history", flush=True)
     chosen = random.sample(with_history, min(len(with_history), args.pool))
     pool = [Learner(**dict(row)) for row in await admin.fetch(LEARNERS_WITH_HISTORY, chosen)]
     assert pool, "no history: build the data set first"
@@ -135,7 +136,7 @@ async def _open(args: argparse.Namespace, dsn: str, stack: AsyncExitStack) -> Da
     today = datetime.now(UTC).date()
     since = today - timedelta(days=args.days)
     return DataSet(
-        database=dsn.rsplit("/", 1)[-1],
+        database=database,
         admin=admin,
         pool=pool,
         connections={"progress": progress, "identity": admin, "analytics": analytics_connection},
